@@ -1,0 +1,95 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Sql } from 'postgres';
+import { PipelineStateError } from '../shared/errors';
+import { batchIdOf, ingestionObjectKey, newAttemptId, sequenceOf } from '../shared/ingestion-layout';
+import {
+  commitIngestionManifest,
+  readLatestIngestionManifest,
+  type IngestedTable,
+  type IngestionManifest,
+} from '../shared/ingestion-manifest';
+import { TOTESYS_TABLES, TOTESYS_TABLE_NAMES, type TotesysTableName } from '../shared/totesys-tables';
+import { committedXidsSql, extractionBounds, formatSnapshot, parseSnapshot } from './row-versions';
+import { assertSourceSchema } from './schema-drift';
+import { uploadChangedRows } from './upload-changed-rows';
+
+export interface ExtractDependencies {
+  /** ToteSys, read-only use. */
+  readonly totesys: Sql;
+  readonly s3: S3Client;
+  readonly ingestionBucket: string;
+  readonly log?: (message: string, fields: Record<string, unknown>) => void;
+  readonly now?: () => Date;
+}
+
+/** What Extract hands to the state machine: references and counts, never rows. */
+export interface ExtractResult {
+  /** The batch this run committed, or null when nothing changed since the last batch. */
+  readonly batchId: string | null;
+  readonly manifestKey: string | null;
+  /** The newest committed batch after this run (this run's, or an earlier one): what Transform works up to. */
+  readonly latestBatchId: string | null;
+  readonly rows: Partial<Record<TotesysTableName, number>>;
+  readonly totalRows: number;
+}
+
+/**
+ * Extracts every ToteSys row version that is new since the last committed batch, for all tables,
+ * from one consistent snapshot, into the ingestion bucket; then commits the batch by writing its
+ * manifest. A failure before the manifest leaves only unreferenced objects of that attempt: the
+ * state (the latest manifest) is unchanged and the next run extracts the same changes again.
+ */
+export async function extractChangedRows(deps: ExtractDependencies): Promise<ExtractResult> {
+  const log = deps.log ?? (() => {});
+  const now = deps.now ?? (() => new Date());
+  const previous = await readLatestIngestionManifest(deps.s3, deps.ingestionBucket);
+  const batchId = batchIdOf(previous ? sequenceOf(previous.batchId) + 1 : 1);
+  const attemptId = newAttemptId(now());
+  log('extract started', { batchId, attemptId, previousBatchId: previous?.batchId ?? null });
+
+  return deps.totesys.begin('ISOLATION LEVEL REPEATABLE READ READ ONLY', async (tx) => {
+    // The first statement fixes the transaction's snapshot: every table is read as of this instant.
+    const [{ snapshot: snapshotText }] = (await tx`SELECT pg_current_snapshot()::text AS snapshot`) as unknown as [{ snapshot: string }];
+    const snapshot = parseSnapshot(snapshotText);
+    if (previous && parseSnapshot(previous.state.snapshot).xmax > snapshot.xmax) {
+      throw new PipelineStateError(
+        `ToteSys transaction ids went backwards (batch ${previous.batchId} saw ${previous.state.snapshot}, now ${snapshotText}): ` +
+          'the database was restored or replaced, so the extraction state no longer applies; start a new ingestion bucket or prefix',
+      );
+    }
+    await assertSourceSchema(tx, Object.values(TOTESYS_TABLES));
+    for (const [name, value] of Object.entries(extractionBounds(snapshot, previous?.state))) {
+      await tx`SELECT set_config(${name}, ${value}, true)`;
+    }
+
+    const tables: Partial<Record<TotesysTableName, IngestedTable>> = {};
+    for (const name of TOTESYS_TABLE_NAMES) {
+      const started = Date.now();
+      const ingested = await uploadChangedRows(tx, deps.s3, deps.ingestionBucket, TOTESYS_TABLES[name], ingestionObjectKey(name, batchId, attemptId));
+      if (ingested) tables[name] = ingested;
+      log('table extracted', { batchId, table: name, rows: ingested?.rows ?? 0, bytes: ingested?.bytes ?? 0, durationMs: Date.now() - started });
+    }
+    const totalRows = Object.values(tables).reduce((sum, table) => sum + table.rows, 0);
+    if (totalRows === 0) {
+      log('nothing changed', { latestBatchId: previous?.batchId ?? null });
+      return { batchId: null, manifestKey: null, latestBatchId: previous?.batchId ?? null, rows: {}, totalRows: 0 };
+    }
+
+    const committedXids = (await tx.unsafe(committedXidsSql(Object.values(TOTESYS_TABLES)))).map((row) => String(row.id));
+    const manifest: IngestionManifest = {
+      formatVersion: 1,
+      batchId,
+      previousBatchId: previous?.batchId ?? null,
+      attemptId,
+      extractedAt: now().toISOString(),
+      range: { from: previous?.state.snapshot ?? null, to: formatSnapshot(snapshot) },
+      state: { snapshot: formatSnapshot(snapshot), committedXids },
+      tables,
+      totalRows,
+    };
+    const manifestKey = await commitIngestionManifest(deps.s3, deps.ingestionBucket, manifest);
+    const rows = Object.fromEntries(Object.entries(tables).map(([name, table]) => [name, table.rows]));
+    log('batch committed', { batchId, manifestKey, totalRows });
+    return { batchId, manifestKey, latestBatchId: batchId, rows, totalRows };
+  });
+}

@@ -1,0 +1,30 @@
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { readExtractConfig } from '../shared/config';
+import { openDatabase, resolveDatabaseUrl, withConnectionErrors } from '../shared/database';
+import { createS3Client } from '../shared/s3';
+import { secretsManagerReader } from '../shared/secrets';
+import { stepLogger } from '../shared/step-logger';
+import { extractChangedRows, type ExtractResult } from './extract-changed-rows';
+
+const logger = stepLogger('extract');
+let config: ReturnType<typeof readExtractConfig> | undefined;
+
+/** Extract step: wiring only. Connects per invocation, so rotated credentials are picked up. */
+export const handler = middy(async (): Promise<ExtractResult> => {
+  config ??= readExtractConfig();
+  const url = await resolveDatabaseUrl(config.totesys, secretsManagerReader());
+  const totesys = openDatabase(url, { max: 1 });
+  try {
+    return await withConnectionErrors('ToteSys', url, () =>
+      extractChangedRows({
+        totesys,
+        s3: createS3Client(config!.s3),
+        ingestionBucket: config!.ingestionBucket,
+        log: (message, fields) => logger.info(message, fields),
+      }),
+    );
+  } finally {
+    await totesys.end({ timeout: 5 });
+  }
+}).use(injectLambdaContext(logger));

@@ -1,0 +1,104 @@
+import type { SourceTable } from '../shared/totesys-tables';
+
+/**
+ * Which row versions are new since the last extract, decided by PostgreSQL's own MVCC data rather
+ * than by `last_updated` (which the application sets, which many rows share, and which a
+ * transaction can stamp long before it commits).
+ *
+ * Every row version carries `xmin`, the id of the transaction that wrote it. An extract reads all
+ * tables in one REPEATABLE READ snapshot S. The rows it must return are exactly those visible in
+ * S but not visible in the previous batch's snapshot P. A row visible now whose writer id is below
+ * P.xmin was committed before P was taken, so P saw it. For ids at or above P.xmin, visibility in
+ * P is not a function of the id alone (PostgreSQL's `pg_visible_in_snapshot` is wrong for
+ * subtransaction ids), so the previous extract recorded the exact set of ids >= P.xmin that P saw:
+ * `committedXids`. Hence: new = visible now AND xid >= P.xmin AND xid NOT IN committedXids.
+ * Nothing is missed (a late commit's rows are either above P.xmin and not in P's set, or were
+ * visible to P) and nothing is read twice, without any delay or clock.
+ *
+ * `xmin` is 32 bits and wraps; ids are widened to 64 bits ("full" ids, as in pg_snapshot) against
+ * the current snapshot's xmax, the newest id that can exist. Special ids (1 bootstrap, 2 frozen)
+ * stay as they are, older than everything.
+ */
+export interface Snapshot {
+  readonly xmin: bigint;
+  readonly xmax: bigint;
+  readonly xip: readonly bigint[];
+}
+
+/** What an extract leaves for the next one, stored in its batch manifest. */
+export interface ExtractionState {
+  /** The batch's snapshot, in pg_snapshot text form "xmin:xmax:xip,…". */
+  readonly snapshot: string;
+  /** Ids >= snapshot.xmin of the transactions whose rows that snapshot saw, ascending. */
+  readonly committedXids: readonly string[];
+}
+
+export function parseSnapshot(text: string): Snapshot {
+  const match = /^(\d+):(\d+):([\d,]*)$/.exec(text.trim());
+  if (!match) throw new Error(`Not a pg_snapshot: "${text}"`);
+  return {
+    xmin: BigInt(match[1]!),
+    xmax: BigInt(match[2]!),
+    xip: match[3] ? match[3].split(',').map((id) => BigInt(id)) : [],
+  };
+}
+
+export function formatSnapshot(snapshot: Snapshot): string {
+  return `${snapshot.xmin}:${snapshot.xmax}:${snapshot.xip.join(',')}`;
+}
+
+/** Settings the extract queries read, set with parameters by `bindExtractionBounds` (COPY takes no parameters). */
+const SETTING = {
+  nextXid: 'totesys_extract.next_xid',
+  afterXid: 'totesys_extract.after_xid',
+  committedXids: 'totesys_extract.committed_xids',
+} as const;
+
+/** Binds the current snapshot and the previous state for this transaction's extract queries. */
+export function extractionBounds(current: Snapshot, previous: ExtractionState | undefined) {
+  return {
+    [SETTING.nextXid]: current.xmax.toString(),
+    [SETTING.afterXid]: previous ? parseSnapshot(previous.snapshot).xmin.toString() : '0',
+    [SETTING.committedXids]: `{${previous ? previous.committedXids.join(',') : ''}}`,
+  };
+}
+
+/** The 64-bit id of the transaction that wrote row `alias`, as SQL (constants are InitPlans, evaluated once). */
+function fullXminOf(alias: string): string {
+  const raw = `${alias}.xmin::text::bigint`;
+  const next = `(SELECT current_setting('${SETTING.nextXid}')::bigint)`;
+  return `CASE WHEN ${raw} < 3 THEN ${raw} ELSE ${next} - ((${next} % 4294967296 - ${raw} + 4294967296) % 4294967296) END`;
+}
+
+function qualified(table: SourceTable): string {
+  return `"public"."${table.name}"`;
+}
+
+/**
+ * COPY of the table's new row versions as JSON lines. CSV with delimiter and quote characters
+ * that JSON text never holds raw (PostgreSQL escapes every control character in JSON) passes each
+ * line through verbatim, where COPY's text format would double every backslash.
+ */
+export function changedRowsCopySql(table: SourceTable): string {
+  const columns = Object.keys(table.columns)
+    .map((column) => `t."${column}"`)
+    .join(', ');
+  return `COPY (
+  SELECT row_to_json(r)::text FROM (
+    SELECT ${columns}
+    FROM ${qualified(table)} t CROSS JOIN LATERAL (SELECT ${fullXminOf('t')} AS id) writer
+    WHERE writer.id >= (SELECT current_setting('${SETTING.afterXid}')::bigint)
+      AND writer.id NOT IN (SELECT unnest(current_setting('${SETTING.committedXids}')::bigint[]))
+  ) r
+) TO STDOUT WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')`;
+}
+
+/** Ids >= the snapshot's xmin of the writers of every row visible now, across all tables. */
+export function committedXidsSql(tables: readonly SourceTable[]): string {
+  const writers = tables.map((table) => `SELECT ${fullXminOf('t')} AS id FROM ${qualified(table)} t`).join('\n  UNION ALL ');
+  return `SELECT DISTINCT w.id FROM (
+  ${writers}
+) w
+WHERE w.id >= (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint)
+ORDER BY w.id`;
+}

@@ -1,0 +1,73 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { TransactionSql as Sql } from 'postgres';
+import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { copyOut } from '../shared/database';
+import type { IngestedTable } from '../shared/ingestion-manifest';
+import type { SourceTable } from '../shared/totesys-tables';
+import { changedRowsCopySql } from './row-versions';
+
+/** Multipart part size: memory per upload is about partSize x queueSize, whatever the table size. */
+const PART_SIZE = 8 * 1024 * 1024;
+const QUEUE_SIZE = 2;
+
+/**
+ * Streams one table's new row versions from PostgreSQL's COPY through gzip into one S3 object, as
+ * a multipart upload when large. Nothing is buffered beyond a few parts, and a table without
+ * changes writes no object (undefined).
+ */
+export async function uploadChangedRows(sql: Sql, s3: S3Client, bucket: string, table: SourceTable, key: string): Promise<IngestedTable | undefined> {
+  const copy = await copyOut(sql, changedRowsCopySql(table));
+  const rows = copy[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const first = await rows.next();
+  if (first.done) return undefined;
+
+  const lines = new CountLines();
+  const bytes = new CountBytes();
+  const body = new PassThrough();
+  const upload = new Upload({
+    client: s3,
+    params: { Bucket: bucket, Key: key, Body: body, ContentType: 'application/gzip' },
+    partSize: PART_SIZE,
+    queueSize: QUEUE_SIZE,
+    leavePartsOnError: false,
+  });
+  const streaming = pipeline(Readable.from(prepend(first.value, rows), { objectMode: false }), lines, createGzip({ level: 1 }), bytes, body);
+  // Whichever side fails first stops the other, so neither a half-read COPY nor a half-done upload lingers.
+  await Promise.all([
+    streaming.catch(async (error) => {
+      await upload.abort().catch(() => {});
+      throw error;
+    }),
+    upload.done().catch((error) => {
+      copy.destroy(error);
+      body.destroy(error);
+      throw error;
+    }),
+  ]);
+  return { key, rows: lines.count, bytes: bytes.count };
+}
+
+async function* prepend(head: Buffer, rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
+  yield head;
+  for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
+}
+
+/** Counts newline-terminated lines (one per row) as they pass. */
+class CountLines extends Transform {
+  count = 0;
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) this.count += 1;
+    done(null, chunk);
+  }
+}
+
+class CountBytes extends Transform {
+  count = 0;
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.count += chunk.length;
+    done(null, chunk);
+  }
+}

@@ -1,0 +1,70 @@
+import { ConfigurationError } from './errors';
+
+/**
+ * Configuration, read once from the environment when a handler or script starts. Each step reads
+ * only what it uses, so a Lambda is given only its own settings; every reader names the variable
+ * that is missing or malformed.
+ */
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Where a database's credentials come from: a URL (local runs) or a Secrets Manager secret (AWS). */
+export type DatabaseCredentials = { readonly url: string } | { readonly secretId: string };
+
+export interface S3Settings {
+  readonly region: string;
+  /** A local S3-compatible server; unset in AWS. */
+  readonly endpoint?: string;
+  readonly forcePathStyle: boolean;
+}
+
+export interface ExtractConfig {
+  readonly totesys: DatabaseCredentials;
+  readonly ingestionBucket: string;
+  readonly s3: S3Settings;
+}
+
+export function readExtractConfig(env: Env = process.env): ExtractConfig {
+  return {
+    totesys: readDatabaseCredentials(env, 'TOTESYS'),
+    ingestionBucket: required(env, 'INGESTION_BUCKET'),
+    s3: readS3Settings(env),
+  };
+}
+
+export function readDatabaseCredentials(env: Env, prefix: 'TOTESYS' | 'WAREHOUSE'): DatabaseCredentials {
+  const urlName = `${prefix}_DATABASE_URL`;
+  const secretName = `${prefix}_SECRET_ID`;
+  const url = env[urlName];
+  const secretId = env[secretName];
+  if (url && secretId) throw new ConfigurationError(`Set only one of ${urlName} and ${secretName}, not both`);
+  if (secretId) return { secretId };
+  if (!url) throw new ConfigurationError(`Missing ${urlName} (a postgres:// URL) or ${secretName} (a Secrets Manager secret)`);
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new ConfigurationError(`${urlName} must be a postgres:// URL`);
+  return { url };
+}
+
+export function readS3Settings(env: Env): S3Settings {
+  const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
+  if (endpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(endpoint)) {
+    throw new ConfigurationError('AWS_ENDPOINT_URL_S3 must be an http(s) URL');
+  }
+  return {
+    region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'eu-west-2',
+    endpoint,
+    forcePathStyle: readBoolean(env, 'S3_FORCE_PATH_STYLE', endpoint !== undefined),
+  };
+}
+
+function required(env: Env, name: string): string {
+  const value = env[name];
+  if (value === undefined || value.trim() === '') throw new ConfigurationError(`Missing ${name}`);
+  return value;
+}
+
+function readBoolean(env: Env, name: string, fallback: boolean): boolean {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new ConfigurationError(`${name} must be true or false, not "${value}"`);
+}

@@ -1,0 +1,152 @@
+/**
+ * The one list of ToteSys tables the pipeline reads, with each column's type exactly as
+ * PostgreSQL's `format_type` prints it. Extract compares the live database with this list before
+ * it reads anything (schema drift), and it selects these columns, in this order, by name.
+ */
+export interface SourceTable {
+  readonly name: TotesysTableName;
+  readonly primaryKey: string;
+  readonly columns: Readonly<Record<string, string>>;
+}
+
+export const TOTESYS_TABLE_NAMES = [
+  'address',
+  'counterparty',
+  'currency',
+  'department',
+  'design',
+  'payment',
+  'payment_type',
+  'purchase_order',
+  'sales_order',
+  'staff',
+  'transaction',
+] as const;
+
+export type TotesysTableName = (typeof TOTESYS_TABLE_NAMES)[number];
+
+const stamps = { created_at: 'timestamp(3) without time zone', last_updated: 'timestamp(3) without time zone' };
+
+export const TOTESYS_TABLES: Readonly<Record<TotesysTableName, SourceTable>> = {
+  address: {
+    name: 'address',
+    primaryKey: 'address_id',
+    columns: {
+      address_id: 'integer',
+      address_line_1: 'text',
+      address_line_2: 'text',
+      district: 'text',
+      city: 'text',
+      postal_code: 'text',
+      country: 'text',
+      phone: 'text',
+      ...stamps,
+    },
+  },
+  counterparty: {
+    name: 'counterparty',
+    primaryKey: 'counterparty_id',
+    columns: {
+      counterparty_id: 'integer',
+      counterparty_legal_name: 'text',
+      legal_address_id: 'integer',
+      commercial_contact: 'text',
+      delivery_contact: 'text',
+      ...stamps,
+    },
+  },
+  currency: {
+    name: 'currency',
+    primaryKey: 'currency_id',
+    columns: { currency_id: 'integer', currency_code: 'character varying(3)', ...stamps },
+  },
+  department: {
+    name: 'department',
+    primaryKey: 'department_id',
+    columns: { department_id: 'integer', department_name: 'text', location: 'text', manager: 'text', ...stamps },
+  },
+  design: {
+    name: 'design',
+    primaryKey: 'design_id',
+    columns: { design_id: 'integer', design_name: 'text', file_location: 'text', file_name: 'text', ...stamps },
+  },
+  payment: {
+    name: 'payment',
+    primaryKey: 'payment_id',
+    columns: {
+      payment_id: 'integer',
+      transaction_id: 'integer',
+      counterparty_id: 'integer',
+      payment_amount: 'numeric(10,2)',
+      currency_id: 'integer',
+      payment_type_id: 'integer',
+      paid: 'boolean',
+      payment_date: 'text',
+      company_ac_number: 'integer',
+      counterparty_ac_number: 'integer',
+      ...stamps,
+    },
+  },
+  payment_type: {
+    name: 'payment_type',
+    primaryKey: 'payment_type_id',
+    columns: { payment_type_id: 'integer', payment_type_name: '"PaymentTypeName"', ...stamps },
+  },
+  purchase_order: {
+    name: 'purchase_order',
+    primaryKey: 'purchase_order_id',
+    columns: {
+      purchase_order_id: 'integer',
+      staff_id: 'integer',
+      counterparty_id: 'integer',
+      item_code: 'text',
+      item_quantity: 'integer',
+      item_unit_price: 'numeric(10,2)',
+      currency_id: 'integer',
+      agreed_delivery_date: 'text',
+      agreed_payment_date: 'text',
+      agreed_delivery_location_id: 'integer',
+      ...stamps,
+    },
+  },
+  sales_order: {
+    name: 'sales_order',
+    primaryKey: 'sales_order_id',
+    columns: {
+      sales_order_id: 'integer',
+      design_id: 'integer',
+      staff_id: 'integer',
+      counterparty_id: 'integer',
+      units_sold: 'integer',
+      unit_price: 'numeric(10,2)',
+      currency_id: 'integer',
+      agreed_delivery_date: 'text',
+      agreed_payment_date: 'text',
+      agreed_delivery_location_id: 'integer',
+      ...stamps,
+    },
+  },
+  staff: {
+    name: 'staff',
+    primaryKey: 'staff_id',
+    columns: {
+      staff_id: 'integer',
+      first_name: 'text',
+      last_name: 'text',
+      department_id: 'integer',
+      email_address: 'text',
+      ...stamps,
+    },
+  },
+  transaction: {
+    name: 'transaction',
+    primaryKey: 'transaction_id',
+    columns: {
+      transaction_id: 'integer',
+      transaction_type: '"TransactionType"',
+      sales_order_id: 'integer',
+      purchase_order_id: 'integer',
+      ...stamps,
+    },
+  },
+};

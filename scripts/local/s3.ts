@@ -1,0 +1,94 @@
+import crypto from 'node:crypto';
+import S3rver from 's3rver';
+
+/**
+ * The buckets on this machine: s3rver speaks the S3 protocol in-process, so the steps run their
+ * real @aws-sdk/client-s3 code paths against it. Two behaviours of the AWS buckets are added in
+ * front of it, because s3rver lacks them and the pipeline relies on them:
+ *  - conditional writes: a PUT or CompleteMultipartUpload with `If-None-Match: *` on an existing
+ *    key fails with 412 PreconditionFailed, as S3 does;
+ *  - append-only buckets: overwriting or deleting an object is refused with 403 AccessDenied, as
+ *    the deployed bucket policy refuses it to the pipeline's roles. Any code path that would
+ *    overwrite a lake object fails loudly here too.
+ */
+export interface LocalS3 {
+  readonly endpoint: string;
+  stop(): Promise<void>;
+}
+
+export interface LocalS3Options {
+  readonly directory: string;
+  readonly buckets: readonly string[];
+  readonly port?: number;
+}
+
+export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
+  allowSingleDesContinuationTokens();
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: options.port ?? 0,
+    silent: true,
+    directory: options.directory,
+    configureBuckets: options.buckets.map((name) => ({ name })),
+  });
+  server.middleware.unshift(async (ctx, next) => {
+    const refusal = await refuseOverwriteOrDelete(server, ctx);
+    if (!refusal) return next();
+    ctx.status = refusal.status;
+    ctx.type = 'application/xml';
+    ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${refusal.code}</Code><Message>${refusal.message}</Message></Error>`;
+  });
+  const address = await server.run();
+  return {
+    endpoint: `http://127.0.0.1:${address.port}`,
+    stop: async () => {
+      server.httpServer?.closeAllConnections();
+      await server.close();
+    },
+  };
+}
+
+type Context = Parameters<S3rver['middleware'][number]>[0];
+
+async function refuseOverwriteOrDelete(server: S3rver, ctx: Context): Promise<{ status: number; code: string; message: string } | undefined> {
+  const [, bucket, ...keyParts] = ctx.path.split('/');
+  if (!bucket) return undefined;
+  const key = decodeURIComponent(keyParts.join('/'));
+  const has = (name: string) => name in ctx.query;
+  if (ctx.method === 'POST' && has('delete')) {
+    return { status: 403, code: 'AccessDenied', message: 'Objects in this append-only bucket cannot be deleted' };
+  }
+  if (!key) return undefined;
+  if (ctx.method === 'DELETE' && !has('uploadId')) {
+    return { status: 403, code: 'AccessDenied', message: `Objects in this append-only bucket cannot be deleted: ${key}` };
+  }
+  const createsObject = (ctx.method === 'PUT' && !has('partNumber')) || (ctx.method === 'POST' && has('uploadId'));
+  if (!createsObject || !(await server.store.existsObject(bucket, key))) return undefined;
+  if (ctx.headers['if-none-match'] === '*') {
+    return { status: 412, code: 'PreconditionFailed', message: `At least one of the pre-conditions you specified did not hold: ${key} exists` };
+  }
+  return { status: 403, code: 'AccessDenied', message: `Objects in this append-only bucket cannot be overwritten: ${key}` };
+}
+
+/**
+ * s3rver encrypts ListObjectsV2 continuation tokens with single DES, which OpenSSL 3 (Node 17+)
+ * only offers through its legacy provider: every truncated listing fails with a 500. Triple DES
+ * has the same 8-byte blocks and is in the default provider, so `des` is mapped to it (key
+ * repeated). Only s3rver asks for `des` in this process; the tokens only round-trip through it.
+ */
+let desPatched = false;
+function allowSingleDesContinuationTokens(): void {
+  if (desPatched) return;
+  desPatched = true;
+  const tripleKey = (key: crypto.CipherKey) => Buffer.concat([Buffer.from(key as Buffer), Buffer.from(key as Buffer), Buffer.from(key as Buffer)]);
+  const { createCipheriv, createDecipheriv } = crypto;
+  const patched = crypto as unknown as Record<'createCipheriv' | 'createDecipheriv', (...args: unknown[]) => unknown>;
+  patched.createCipheriv = (algorithm: unknown, key: unknown, iv: unknown, options?: unknown) =>
+    algorithm === 'des'
+      ? createCipheriv('des-ede3-cbc', tripleKey(key as Buffer), iv as Buffer)
+      : (createCipheriv as (...args: unknown[]) => unknown)(algorithm, key, iv, options);
+  patched.createDecipheriv = (algorithm: unknown, key: unknown, iv: unknown, options?: unknown) =>
+    algorithm === 'des'
+      ? createDecipheriv('des-ede3-cbc', tripleKey(key as Buffer), iv as Buffer)
+      : (createDecipheriv as (...args: unknown[]) => unknown)(algorithm, key, iv, options);
+}
