@@ -31,12 +31,23 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
     directory: options.directory,
     configureBuckets: options.buckets.map((name) => ({ name })),
   });
+  // Keys being written right now: a second write of the same key must fail even before the first
+  // has reached the disk, or two racing conditional writes would both succeed.
+  const writing = new Set<string>();
   server.middleware.unshift(async (ctx, next) => {
-    const refusal = await refuseOverwriteOrDelete(server, ctx);
-    if (!refusal) return next();
-    ctx.status = refusal.status;
-    ctx.type = 'application/xml';
-    ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${refusal.code}</Code><Message>${refusal.message}</Message></Error>`;
+    const target = objectWriteTarget(ctx);
+    // Claimed before any await, so that of two racing writes of one key the second sees the first.
+    const claimed = target !== undefined && !writing.has(target);
+    if (claimed) writing.add(target);
+    try {
+      const refusal = await refuseOverwriteOrDelete(server, ctx, target !== undefined && !claimed);
+      if (!refusal) return await next();
+      ctx.status = refusal.status;
+      ctx.type = 'application/xml';
+      ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${refusal.code}</Code><Message>${refusal.message}</Message></Error>`;
+    } finally {
+      if (claimed) writing.delete(target);
+    }
   });
   const address = await server.run();
   return {
@@ -50,10 +61,26 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
 
 type Context = Parameters<S3rver['middleware'][number]>[0];
 
-async function refuseOverwriteOrDelete(server: S3rver, ctx: Context): Promise<{ status: number; code: string; message: string } | undefined> {
+function bucketAndKey(ctx: Context): { bucket?: string; key: string } {
   const [, bucket, ...keyParts] = ctx.path.split('/');
+  return { bucket, key: decodeURIComponent(keyParts.join('/')) };
+}
+
+/** "bucket/key" when the request creates an object (PUT, or completing a multipart upload). */
+function objectWriteTarget(ctx: Context): string | undefined {
+  const { bucket, key } = bucketAndKey(ctx);
+  const has = (name: string) => name in ctx.query;
+  const createsObject = (ctx.method === 'PUT' && !has('partNumber')) || (ctx.method === 'POST' && has('uploadId'));
+  return bucket && key && createsObject ? `${bucket}/${key}` : undefined;
+}
+
+async function refuseOverwriteOrDelete(
+  server: S3rver,
+  ctx: Context,
+  beingWritten: boolean,
+): Promise<{ status: number; code: string; message: string } | undefined> {
+  const { bucket, key } = bucketAndKey(ctx);
   if (!bucket) return undefined;
-  const key = decodeURIComponent(keyParts.join('/'));
   const has = (name: string) => name in ctx.query;
   if (ctx.method === 'POST' && has('delete')) {
     return { status: 403, code: 'AccessDenied', message: 'Objects in this append-only bucket cannot be deleted' };
@@ -62,8 +89,8 @@ async function refuseOverwriteOrDelete(server: S3rver, ctx: Context): Promise<{ 
   if (ctx.method === 'DELETE' && !has('uploadId')) {
     return { status: 403, code: 'AccessDenied', message: `Objects in this append-only bucket cannot be deleted: ${key}` };
   }
-  const createsObject = (ctx.method === 'PUT' && !has('partNumber')) || (ctx.method === 'POST' && has('uploadId'));
-  if (!createsObject || !(await server.store.existsObject(bucket, key))) return undefined;
+  if (!objectWriteTarget(ctx)) return undefined;
+  if (!beingWritten && !(await server.store.existsObject(bucket, key))) return undefined;
   if (ctx.headers['if-none-match'] === '*') {
     return { status: 412, code: 'PreconditionFailed', message: `At least one of the pre-conditions you specified did not hold: ${key} exists` };
   }

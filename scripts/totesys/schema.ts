@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ISql, Sql } from 'postgres';
+import { TOTESYS_TABLES, type TotesysTableName } from '../../functions/shared/totesys-tables';
 
 /** The ToteSys tables in an order that inserts safely: every table after the tables it references. */
 export const TOTESYS_TABLES_IN_INSERT_ORDER = [
@@ -15,24 +16,9 @@ export const TOTESYS_TABLES_IN_INSERT_ORDER = [
   'purchase_order',
   'transaction',
   'payment',
-] as const;
+] as const satisfies readonly TotesysTableName[];
 
-export type TotesysTable = (typeof TOTESYS_TABLES_IN_INSERT_ORDER)[number];
-
-/** Each table's serial primary key. */
-export const PRIMARY_KEYS: Readonly<Record<TotesysTable, string>> = {
-  address: 'address_id',
-  department: 'department_id',
-  currency: 'currency_id',
-  design: 'design_id',
-  payment_type: 'payment_type_id',
-  counterparty: 'counterparty_id',
-  staff: 'staff_id',
-  sales_order: 'sales_order_id',
-  purchase_order: 'purchase_order_id',
-  transaction: 'transaction_id',
-  payment: 'payment_id',
-};
+export type TotesysTable = TotesysTableName;
 
 export const TOTESYS_ENUM_TYPES = ['PaymentTypeName', 'TransactionType'] as const;
 
@@ -69,7 +55,7 @@ export async function existingTotesysTables(sql: ISql): Promise<TotesysTable[]> 
  */
 export async function syncSequences(sql: ISql): Promise<void> {
   for (const table of TOTESYS_TABLES_IN_INSERT_ORDER) {
-    const key = PRIMARY_KEYS[table];
+    const key = TOTESYS_TABLES[table].primaryKey;
     // The table name is parsed as an identifier there: quoted, as `transaction` is a keyword.
     // An empty table resets its sequence so that the next id is 1.
     await sql`

@@ -1,0 +1,175 @@
+/**
+ * npm run seed -- [--scale N | --sample] [--reset] [--activity N] [--seed S]
+ *
+ * Builds a ToteSys to run the pipeline against, in the database named by TOTESYS_DATABASE_URL:
+ *   --scale N     create the schema and seed it (1 = about the real database; 100 = 1.3M sales orders)
+ *   --sample      create the schema and load the real-data sample from tests/fixtures/totesys-sample
+ *   --reset       drop existing ToteSys tables first (otherwise an existing schema is refused)
+ *   --activity N  then perform N application writes (new orders, amendments, payments, renames...)
+ *   --seed S      random seed (an integer; the same seed and scale give the same rows)
+ */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import postgres, { type Sql } from 'postgres';
+import { applyActivity } from './totesys/activity';
+import { DEFAULT_SEED, seedTotesys, type SeedProgress } from './totesys/generate';
+import { loadSample } from './totesys/sample';
+import { TOTESYS_TABLES_IN_INSERT_ORDER, createTotesysSchema, dropTotesysSchema, existingTotesysTables } from './totesys/schema';
+
+const SAMPLE_DIR = path.join(__dirname, '..', 'tests', 'fixtures', 'totesys-sample');
+const URL_VARIABLE = 'TOTESYS_DATABASE_URL';
+
+interface Command {
+  scale?: number;
+  sample: boolean;
+  reset: boolean;
+  activity?: number;
+  seed: number;
+}
+
+function parseCommand(argv: string[]): Command {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      scale: { type: 'string' },
+      sample: { type: 'boolean', default: false },
+      reset: { type: 'boolean', default: false },
+      activity: { type: 'string' },
+      seed: { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const command: Command = {
+    scale: values.scale === undefined ? undefined : positiveNumber('--scale', values.scale),
+    sample: values.sample ?? false,
+    reset: values.reset ?? false,
+    activity: values.activity === undefined ? undefined : wholeNumber('--activity', values.activity),
+    seed: values.seed === undefined ? DEFAULT_SEED : integer('--seed', values.seed),
+  };
+  if (command.scale !== undefined && command.sample) throw new Error('choose one of --scale and --sample');
+  if (command.scale === undefined && !command.sample && command.activity === undefined) {
+    throw new Error('nothing to do: pass --scale N, --sample or --activity N (see scripts/seed.ts)');
+  }
+  if (command.reset && command.scale === undefined && !command.sample) throw new Error('--reset goes with --scale or --sample');
+  return command;
+}
+
+function positiveNumber(flag: string, text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value <= 0) throw new Error(`${flag} must be a positive number, got "${text}"`);
+  return value;
+}
+
+function wholeNumber(flag: string, text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value)) throw new Error(`${flag} must be a whole number, got "${text}"`);
+  return value;
+}
+
+function integer(flag: string, text: string): number {
+  const value = Number(text);
+  if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(value)) throw new Error(`${flag} must be an integer, got "${text}"`);
+  return value;
+}
+
+function databaseUrl(): URL {
+  const text = process.env[URL_VARIABLE];
+  if (!text) throw new Error(`${URL_VARIABLE} is not set: set it to the ToteSys database, e.g. postgres://user:password@127.0.0.1:5432/totesys`);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error(`${URL_VARIABLE} is not a URL: expected postgres://user:password@host:port/database`);
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new Error(`${URL_VARIABLE} must be a postgres:// URL, got a ${url.protocol}// one`);
+  }
+  return url;
+}
+
+/** The URL as safe to print: without its password. */
+function displayUrl(url: URL): string {
+  const shown = new URL(url.toString());
+  if (shown.password) shown.password = '***';
+  return shown.toString();
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+const count = (n: number) => n.toLocaleString('en-GB');
+
+/** Reports each table when done, and a long table's progress every few seconds. */
+function progressPrinter(): (progress: SeedProgress) => void {
+  let lastPrinted = 0;
+  return (progress) => {
+    if (!progress.done && progress.elapsedMs - lastPrinted < 3_000) return;
+    lastPrinted = progress.elapsedMs;
+    const state = progress.done ? '' : ' ...';
+    console.log(`  ${progress.table.padEnd(15)} ${count(progress.rows).padStart(10)} rows  ${seconds(progress.elapsedMs).padStart(7)}${state}`);
+  };
+}
+
+async function prepareSchema(sql: Sql, reset: boolean): Promise<void> {
+  const existing = await existingTotesysTables(sql);
+  if (existing.length > 0) {
+    if (!reset) throw new Error(`ToteSys tables already exist (${existing.join(', ')}): pass --reset to drop and recreate them`);
+    console.log('Dropping the existing ToteSys schema');
+    await dropTotesysSchema(sql);
+  }
+  await createTotesysSchema(sql);
+}
+
+async function run(command: Command, sql: Sql): Promise<void> {
+  const started = performance.now();
+  let totalRows = 0;
+  const done: string[] = [];
+
+  if (command.scale !== undefined) {
+    await prepareSchema(sql, command.reset);
+    console.log(`Seeding at scale ${command.scale} with seed ${command.seed}`);
+    const result = await seedTotesys(sql, { scale: command.scale, seed: command.seed, onProgress: progressPrinter() });
+    totalRows += result.totalRows;
+    done.push(`seeded ${count(result.totalRows)} rows into ${TOTESYS_TABLES_IN_INSERT_ORDER.length} tables (scale ${command.scale}, seed ${command.seed})`);
+  } else if (command.sample) {
+    await prepareSchema(sql, command.reset);
+    const loaded = await loadSample(sql, SAMPLE_DIR);
+    const rows = Object.values(loaded).reduce((sum, n) => sum + n, 0);
+    for (const [table, n] of Object.entries(loaded)) console.log(`  ${table.padEnd(15)} ${count(n).padStart(10)} rows`);
+    totalRows += rows;
+    done.push(`loaded the sample: ${count(rows)} rows`);
+  }
+
+  if (command.activity !== undefined) {
+    if ((await existingTotesysTables(sql)).length === 0) throw new Error('there is no ToteSys schema to write to: seed one first with --scale N or --sample');
+    const activityStarted = performance.now();
+    const summary = await applyActivity(sql, { writes: command.activity, seed: command.seed });
+    const kinds = Object.entries(summary.byKind)
+      .filter(([, n]) => n > 0)
+      .map(([kind, n]) => `${kind} ${n}`)
+      .join(', ');
+    console.log(`  ${kinds}`);
+    const inserted = Object.values(summary.inserted).reduce((sum, n) => sum + n, 0);
+    const updated = Object.values(summary.updated).reduce((sum, n) => sum + n, 0);
+    totalRows += inserted + updated;
+    done.push(`applied ${count(summary.writes)} writes (${count(inserted)} rows inserted, ${count(updated)} updated) in ${seconds(performance.now() - activityStarted)}`);
+  }
+
+  console.log(`Done: ${done.join('; ')}. ${count(totalRows)} rows written in ${seconds(performance.now() - started)}.`);
+}
+
+async function main(): Promise<void> {
+  const command = parseCommand(process.argv.slice(2));
+  const url = databaseUrl();
+  console.log(`ToteSys at ${displayUrl(url)}`);
+  const sql = postgres(url.toString(), { max: 2, onnotice: () => {} });
+  try {
+    await run(command, sql);
+  } finally {
+    await sql.end();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`seed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+});
