@@ -1,13 +1,8 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Sql } from 'postgres';
 import { PipelineStateError } from '../shared/errors';
-import { batchIdOf, ingestionObjectKey, newAttemptId, sequenceOf } from '../shared/ingestion-layout';
-import {
-  commitIngestionManifest,
-  readLatestIngestionManifest,
-  type IngestedTable,
-  type IngestionManifest,
-} from '../shared/ingestion-manifest';
+import { commitManifest, newAttemptId, nextBatchId, readLatestManifest } from '../shared/batch-manifests';
+import { ingestionObjectKey, type IngestedTable, type IngestionManifest } from '../shared/ingestion-manifest';
 import { TOTESYS_TABLES, TOTESYS_TABLE_NAMES, type TotesysTableName } from '../shared/totesys-tables';
 import { committedXidsSql, extractionBounds, formatSnapshot, parseSnapshot } from './row-versions';
 import { assertSourceSchema } from './schema-drift';
@@ -42,8 +37,8 @@ export interface ExtractResult {
 export async function extractChangedRows(deps: ExtractDependencies): Promise<ExtractResult> {
   const log = deps.log ?? (() => {});
   const now = deps.now ?? (() => new Date());
-  const previous = await readLatestIngestionManifest(deps.s3, deps.ingestionBucket);
-  const batchId = batchIdOf(previous ? sequenceOf(previous.batchId) + 1 : 1);
+  const previous = await readLatestManifest<IngestionManifest>(deps.s3, deps.ingestionBucket);
+  const batchId = nextBatchId(previous?.batchId);
   const attemptId = newAttemptId(now());
   log('extract started', { batchId, attemptId, previousBatchId: previous?.batchId ?? null });
 
@@ -87,7 +82,7 @@ export async function extractChangedRows(deps: ExtractDependencies): Promise<Ext
       tables,
       totalRows,
     };
-    const manifestKey = await commitIngestionManifest(deps.s3, deps.ingestionBucket, manifest);
+    const manifestKey = await commitManifest(deps.s3, deps.ingestionBucket, manifest);
     const rows = Object.fromEntries(Object.entries(tables).map(([name, table]) => [name, table.rows]));
     log('batch committed', { batchId, manifestKey, totalRows });
     return { batchId, manifestKey, latestBatchId: batchId, rows, totalRows };

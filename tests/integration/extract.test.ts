@@ -4,7 +4,8 @@ import path from 'node:path';
 import postgres from 'postgres';
 import { extractChangedRows, type ExtractResult } from '../../functions/extract/extract-changed-rows';
 import { BatchConflictError, SchemaDriftError } from '../../functions/shared/errors';
-import { readLatestIngestionManifest } from '../../functions/shared/ingestion-manifest';
+import { readLatestManifest } from '../../functions/shared/batch-manifests';
+import type { IngestionManifest } from '../../functions/shared/ingestion-manifest';
 import { TOTESYS_TABLE_NAMES, type TotesysTableName } from '../../functions/shared/totesys-tables';
 import { loadSample } from '../../scripts/totesys/sample';
 import { createTotesysSchema } from '../../scripts/totesys/schema';
@@ -40,7 +41,7 @@ describe('extract', () => {
   /** Every extracted row of `table` in a batch, parsed. */
   async function batchRows(batchId: string, table: TotesysTableName): Promise<Record<string, unknown>[]> {
     const keys = await listKeys(s3, bucket, `tables/${table}/batch-${batchId}/`);
-    const manifest = await readLatestIngestionManifest(s3, bucket);
+    const manifest = await readLatestManifest<IngestionManifest>(s3, bucket);
     const committedKey = manifest && manifest.batchId === batchId ? manifest.tables[table]?.key : undefined;
     const key = committedKey ?? keys[0];
     if (!key) return [];
@@ -67,7 +68,7 @@ describe('extract', () => {
   it('writes numerics as the exact decimal text PostgreSQL holds, not a rounded float', async () => {
     await db.sql`UPDATE payment SET payment_amount = 12345678.10, last_updated = '2024-01-01 10:00:00.120' WHERE payment_id = 2`;
     await extract();
-    const manifest = await readLatestIngestionManifest(s3, bucket);
+    const manifest = await readLatestManifest<IngestionManifest>(s3, bucket);
     const lines = await readJsonLines(s3, bucket, manifest!.tables.payment!.key);
     const line = lines.find((l) => l.includes('"payment_id":2,'));
     expect(line).toContain('"payment_amount":12345678.10');
@@ -156,14 +157,14 @@ describe('extract', () => {
       { step: 'initialize', name: 'crashBeforeCommit' },
     );
     await expect(extract({ s3: failing })).rejects.toThrow('injected crash before commit');
-    expect(await readLatestIngestionManifest(s3, bucket)).toBeUndefined();
+    expect(await readLatestManifest<IngestionManifest>(s3, bucket)).toBeUndefined();
     const orphans = await listKeys(s3, bucket, 'tables/');
     expect(orphans).toHaveLength(11);
 
     const rerun = await extract();
     expect(rerun.batchId).toBe('0000000001');
     expect(rerun.totalRows).toBe(294);
-    const manifest = await readLatestIngestionManifest(s3, bucket);
+    const manifest = await readLatestManifest<IngestionManifest>(s3, bucket);
     for (const table of Object.values(manifest!.tables)) expect(orphans).not.toContain(table.key);
     expect(await extract()).toMatchObject({ batchId: null, totalRows: 0 });
   });
@@ -202,7 +203,7 @@ describe('extract', () => {
         await expect(failure).rejects.toBeInstanceOf(SchemaDriftError);
         await expect(failure).rejects.toThrow(message);
         expect(await listKeys(s3, bucket)).toEqual(before);
-        expect((await readLatestIngestionManifest(s3, bucket))!.batchId).toBe('0000000001');
+        expect((await readLatestManifest<IngestionManifest>(s3, bucket))!.batchId).toBe('0000000001');
       });
     }
   });

@@ -1,6 +1,7 @@
-import { batchIdOf, batchIdOfManifestKey, ingestionManifestKey, ingestionObjectKey, newAttemptId } from '../../functions/shared/ingestion-layout';
+import { batchIdOf, batchIdOfManifestKey, manifestKey, newAttemptId } from '../../functions/shared/batch-manifests';
+import { ingestionObjectKey } from '../../functions/shared/ingestion-manifest';
 
-describe('the ingestion key layout', () => {
+describe('the batch and object key layout', () => {
   it('names batches with ten zero-padded digits', () => {
     expect(batchIdOf(42)).toBe('0000000042');
     expect(() => batchIdOf(0)).toThrow(RangeError);
@@ -8,9 +9,9 @@ describe('the ingestion key layout', () => {
   });
 
   it('orders manifest keys newest first, so one listed key is the latest batch', () => {
-    const keys = [1, 2, 10, 11, 100, 9_999].map((n) => ingestionManifestKey(batchIdOf(n)));
+    const keys = [1, 2, 10, 11, 100, 9_999].map((n) => manifestKey(batchIdOf(n)));
     expect([...keys].sort()).toEqual([...keys].reverse());
-    expect(ingestionManifestKey('0000000042')).toBe('manifests/9999999957_batch-0000000042.json');
+    expect(manifestKey('0000000042')).toBe('manifests/9999999957_batch-0000000042.json');
   });
 
   it('reads the batch back from a manifest key and rejects keys that are not manifests', () => {

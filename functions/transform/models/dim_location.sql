@@ -1,0 +1,22 @@
+-- dim_location: the addresses changed in this batch, with their current values.
+with
+
+changed_addresses as (select address_id from batch_address),
+
+addresses as (select * from current_address),
+
+final as (
+    select
+        addresses.address_id                   as location_id,
+        addresses.address_line_1,
+        addresses.address_line_2,
+        addresses.district,
+        addresses.city,
+        addresses.postal_code,
+        addresses.country,
+        addresses.phone
+    from changed_addresses
+    join addresses using (address_id)
+)
+
+select * from final
