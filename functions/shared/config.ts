@@ -1,3 +1,4 @@
+import { availableParallelism, tmpdir } from 'node:os';
 import { ConfigurationError } from './errors';
 
 /**
@@ -31,6 +32,31 @@ export function readExtractConfig(env: Env = process.env): ExtractConfig {
   };
 }
 
+export interface TransformConfig {
+  readonly ingestionBucket: string;
+  readonly processedBucket: string;
+  readonly s3: S3Settings;
+  readonly duckdb: { readonly memoryLimitMb: number; readonly threads: number; readonly workRoot: string };
+}
+
+/**
+ * DuckDB's memory limit defaults to 60% of the Lambda's memory (the rest is Node, the AWS SDK and
+ * buffers), and its threads to the cores the function has.
+ */
+export function readTransformConfig(env: Env = process.env): TransformConfig {
+  const lambdaMemoryMb = readInteger(env, 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 2048);
+  return {
+    ingestionBucket: required(env, 'INGESTION_BUCKET'),
+    processedBucket: required(env, 'PROCESSED_BUCKET'),
+    s3: readS3Settings(env),
+    duckdb: {
+      memoryLimitMb: readInteger(env, 'TRANSFORM_MEMORY_LIMIT_MB', Math.floor(lambdaMemoryMb * 0.6)),
+      threads: readInteger(env, 'TRANSFORM_THREADS', availableParallelism()),
+      workRoot: env.TRANSFORM_WORK_DIR ?? tmpdir(),
+    },
+  };
+}
+
 export function readDatabaseCredentials(env: Env, prefix: 'TOTESYS' | 'WAREHOUSE'): DatabaseCredentials {
   const urlName = `${prefix}_DATABASE_URL`;
   const secretName = `${prefix}_SECRET_ID`;
@@ -59,6 +85,13 @@ function required(env: Env, name: string): string {
   const value = env[name];
   if (value === undefined || value.trim() === '') throw new ConfigurationError(`Missing ${name}`);
   return value;
+}
+
+function readInteger(env: Env, name: string, fallback: number): number {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  if (!/^[1-9]\d*$/.test(value)) throw new ConfigurationError(`${name} must be a positive whole number, not "${value}"`);
+  return Number(value);
 }
 
 function readBoolean(env: Env, name: string, fallback: boolean): boolean {

@@ -7,7 +7,20 @@ export interface SourceTable {
   readonly name: TotesysTableName;
   readonly primaryKey: string;
   readonly columns: Readonly<Record<string, string>>;
+  /** Columns that may be null; every other column is NOT NULL in ToteSys. */
+  readonly nullable?: readonly string[];
+  /** Foreign keys: column -> the table whose primary key it holds. */
+  readonly references?: Readonly<Record<string, TotesysTableName>>;
 }
+
+/** The labels of ToteSys's two enum types. */
+export const TOTESYS_ENUM_LABELS: Readonly<Record<string, readonly string[]>> = {
+  '"PaymentTypeName"': ['SALES_RECEIPT', 'SALES_REFUND', 'PURCHASE_PAYMENT', 'PURCHASE_REFUND'],
+  '"TransactionType"': ['SALE', 'PURCHASE'],
+};
+
+/** Text columns that hold dates as 'YYYY-MM-DD'. */
+export const TEXT_DATE_COLUMNS: readonly string[] = ['agreed_delivery_date', 'agreed_payment_date', 'payment_date'];
 
 export const TOTESYS_TABLE_NAMES = [
   'address',
@@ -42,6 +55,7 @@ export const TOTESYS_TABLES: Readonly<Record<TotesysTableName, SourceTable>> = {
       phone: 'text',
       ...stamps,
     },
+    nullable: ['address_line_2', 'district'],
   },
   counterparty: {
     name: 'counterparty',
@@ -54,6 +68,8 @@ export const TOTESYS_TABLES: Readonly<Record<TotesysTableName, SourceTable>> = {
       delivery_contact: 'text',
       ...stamps,
     },
+    nullable: ['commercial_contact', 'delivery_contact'],
+    references: { legal_address_id: 'address' },
   },
   currency: {
     name: 'currency',
@@ -64,6 +80,7 @@ export const TOTESYS_TABLES: Readonly<Record<TotesysTableName, SourceTable>> = {
     name: 'department',
     primaryKey: 'department_id',
     columns: { department_id: 'integer', department_name: 'text', location: 'text', manager: 'text', ...stamps },
+    nullable: ['location', 'manager'],
   },
   design: {
     name: 'design',
@@ -86,6 +103,7 @@ export const TOTESYS_TABLES: Readonly<Record<TotesysTableName, SourceTable>> = {
       counterparty_ac_number: 'integer',
       ...stamps,
     },
+    references: { transaction_id: 'transaction', counterparty_id: 'counterparty', currency_id: 'currency', payment_type_id: 'payment_type' },
   },
   payment_type: {
     name: 'payment_type',
@@ -108,6 +126,7 @@ export const TOTESYS_TABLES: Readonly<Record<TotesysTableName, SourceTable>> = {
       agreed_delivery_location_id: 'integer',
       ...stamps,
     },
+    references: { staff_id: 'staff', counterparty_id: 'counterparty', currency_id: 'currency', agreed_delivery_location_id: 'address' },
   },
   sales_order: {
     name: 'sales_order',
@@ -125,6 +144,13 @@ export const TOTESYS_TABLES: Readonly<Record<TotesysTableName, SourceTable>> = {
       agreed_delivery_location_id: 'integer',
       ...stamps,
     },
+    references: {
+      design_id: 'design',
+      staff_id: 'staff',
+      counterparty_id: 'counterparty',
+      currency_id: 'currency',
+      agreed_delivery_location_id: 'address',
+    },
   },
   staff: {
     name: 'staff',
@@ -137,6 +163,7 @@ export const TOTESYS_TABLES: Readonly<Record<TotesysTableName, SourceTable>> = {
       email_address: 'text',
       ...stamps,
     },
+    references: { department_id: 'department' },
   },
   transaction: {
     name: 'transaction',
@@ -148,5 +175,6 @@ export const TOTESYS_TABLES: Readonly<Record<TotesysTableName, SourceTable>> = {
       purchase_order_id: 'integer',
       ...stamps,
     },
+    nullable: ['sales_order_id', 'purchase_order_id'],
   },
 };

@@ -1,0 +1,95 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import path from 'node:path';
+import { sequenceOf } from '../shared/batch-manifests';
+import { BadInputError } from '../shared/errors';
+import { sourceStateKey, type TransformState } from '../shared/processed-manifest';
+import { TOTESYS_TABLES, type TotesysTableName } from '../shared/totesys-tables';
+import type { DuckDbSession } from './duckdb-session';
+import { downloadObject, uploadFile } from './s3-files';
+
+/**
+ * The current state of the ToteSys tables that dimensions are built from or that other rows
+ * reference, kept in the processed bucket across batches so that a dimension row can be rebuilt
+ * from current values, not from the batch alone. Each table's state is a list of Parquet parts
+ * (the rows each batch changed, with the batch number in `_batch`); the current table is the
+ * newest version of each key across the parts. Parts are immutable; after MAX_PARTS a batch
+ * writes one compacted part instead, so reading the state stays cheap.
+ */
+export const STATE_TABLES: readonly TotesysTableName[] = ['address', 'counterparty', 'currency', 'department', 'design', 'payment_type', 'staff', 'transaction'];
+const MAX_PARTS = 8;
+
+/** Creates `current_<table>` for every state table: the previous state with this batch applied. */
+export async function openSourceState(session: DuckDbSession, s3: S3Client, bucket: string, previous: TransformState | undefined, batchId: string): Promise<void> {
+  for (const name of STATE_TABLES) {
+    const parts = previous?.sources[name] ?? [];
+    const files = await Promise.all(
+      parts.map(async (key, i) => {
+        const file = path.join(session.dir, 'state', `${name}-${i}.parquet`);
+        await downloadObject(s3, bucket, key, file);
+        return file;
+      }),
+    );
+    const thisBatch = `SELECT *, ${sequenceOf(batchId)} AS _batch FROM batch_${name}`;
+    const versions = files.length > 0 ? `SELECT * FROM read_parquet(${parquetList(files)}) UNION ALL BY NAME ${thisBatch}` : thisBatch;
+    await session.run(`CREATE VIEW state_${name} AS
+      SELECT * FROM (${versions})
+      QUALIFY row_number() OVER (PARTITION BY "${TOTESYS_TABLES[name].primaryKey}" ORDER BY _batch DESC) = 1`);
+    await session.run(`CREATE VIEW current_${name} AS SELECT * EXCLUDE (_batch) FROM state_${name}`);
+  }
+}
+
+/** Writes the parts this batch adds to the state and returns the new state's part lists. */
+export async function saveSourceState(
+  session: DuckDbSession,
+  s3: S3Client,
+  bucket: string,
+  previous: TransformState | undefined,
+  batchId: string,
+  attemptId: string,
+): Promise<TransformState['sources']> {
+  const sources: Partial<Record<TotesysTableName, readonly string[]>> = {};
+  for (const name of STATE_TABLES) {
+    const parts = previous?.sources[name] ?? [];
+    const [{ changed }] = (await session.rows<{ changed: bigint }>(`SELECT count(*) AS changed FROM batch_${name}`)) as [{ changed: bigint }];
+    if (Number(changed) === 0) {
+      if (parts.length > 0) sources[name] = parts;
+      continue;
+    }
+    const compact = parts.length + 1 > MAX_PARTS;
+    const rows = compact ? `SELECT * FROM state_${name}` : `SELECT *, ${sequenceOf(batchId)} AS _batch FROM batch_${name}`;
+    const file = path.join(session.dir, 'out', `state-${name}.parquet`);
+    await session.run(`COPY (${rows}) TO $1 (FORMAT parquet, COMPRESSION zstd)`, [file]);
+    const key = sourceStateKey(name, batchId, attemptId);
+    await uploadFile(s3, bucket, key, file, 'application/vnd.apache.parquet');
+    sources[name] = compact ? [key] : [...parts, key];
+  }
+  return sources;
+}
+
+/**
+ * Rejects the batch when one of its rows references a key that no batch has delivered (a sales
+ * order's staff, a payment's transaction, a counterparty's address …), naming the row and the key.
+ */
+export async function assertReferencesResolve(session: DuckDbSession, batchId: string): Promise<void> {
+  for (const table of Object.values(TOTESYS_TABLES)) {
+    for (const [column, target] of Object.entries(table.references ?? {})) {
+      const [dangling] = await session.rows<{ id: number; ref: number }>(
+        `SELECT b."${table.primaryKey}" AS id, b."${column}" AS ref FROM batch_${table.name} b
+         WHERE b."${column}" IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM current_${target} t WHERE t."${TOTESYS_TABLES[target].primaryKey}" = b."${column}")
+         LIMIT 1`,
+      );
+      if (dangling) {
+        throw new BadInputError(
+          `Bad input in table ${table.name}, batch ${batchId}: row ${table.primaryKey}=${dangling.id} references ${column}=${dangling.ref}, ` +
+            `which no batch has delivered to ${target}`,
+        );
+      }
+    }
+  }
+}
+
+function parquetList(files: readonly string[]): string {
+  // Paths are the session's own (its folder, fixed table names, indexes): quoted as literals.
+  return `[${files.map((file) => `'${file.replace(/'/g, "''")}'`).join(', ')}]`;
+}
