@@ -32,28 +32,54 @@ export function readExtractConfig(env: Env = process.env): ExtractConfig {
   };
 }
 
+export interface DuckDbConfig {
+  readonly memoryLimitMb: number;
+  readonly threads: number;
+  readonly workRoot: string;
+}
+
 export interface TransformConfig {
   readonly ingestionBucket: string;
   readonly processedBucket: string;
   readonly s3: S3Settings;
-  readonly duckdb: { readonly memoryLimitMb: number; readonly threads: number; readonly workRoot: string };
+  readonly duckdb: DuckDbConfig;
 }
 
-/**
- * DuckDB's memory limit defaults to 60% of the Lambda's memory (the rest is Node, the AWS SDK and
- * buffers), and its threads to the cores the function has.
- */
 export function readTransformConfig(env: Env = process.env): TransformConfig {
-  const lambdaMemoryMb = readInteger(env, 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 2048);
   return {
     ingestionBucket: required(env, 'INGESTION_BUCKET'),
     processedBucket: required(env, 'PROCESSED_BUCKET'),
     s3: readS3Settings(env),
-    duckdb: {
-      memoryLimitMb: readInteger(env, 'TRANSFORM_MEMORY_LIMIT_MB', Math.floor(lambdaMemoryMb * 0.6)),
-      threads: readInteger(env, 'TRANSFORM_THREADS', availableParallelism()),
-      workRoot: env.TRANSFORM_WORK_DIR ?? tmpdir(),
-    },
+    duckdb: readDuckDbConfig(env, 'TRANSFORM'),
+  };
+}
+
+export interface LoadConfig {
+  readonly warehouse: DatabaseCredentials;
+  readonly processedBucket: string;
+  readonly s3: S3Settings;
+  readonly duckdb: DuckDbConfig;
+}
+
+export function readLoadConfig(env: Env = process.env): LoadConfig {
+  return {
+    warehouse: readDatabaseCredentials(env, 'WAREHOUSE'),
+    processedBucket: required(env, 'PROCESSED_BUCKET'),
+    s3: readS3Settings(env),
+    duckdb: readDuckDbConfig(env, 'LOAD'),
+  };
+}
+
+/**
+ * DuckDB's memory limit defaults to 60% of the Lambda's memory (the rest is Node, the AWS SDK and
+ * buffers), its threads to the cores the function has, its folder to the temp space.
+ */
+function readDuckDbConfig(env: Env, step: 'TRANSFORM' | 'LOAD'): DuckDbConfig {
+  const lambdaMemoryMb = readInteger(env, 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 2048);
+  return {
+    memoryLimitMb: readInteger(env, `${step}_MEMORY_LIMIT_MB`, Math.floor(lambdaMemoryMb * 0.6)),
+    threads: readInteger(env, `${step}_THREADS`, availableParallelism()),
+    workRoot: env[`${step}_WORK_DIR`] ?? tmpdir(),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import postgres, { type Options, type Sql } from 'postgres';
 import type { DatabaseCredentials } from './config';
 import { ConfigurationError, SourceUnavailableError } from './errors';
@@ -86,4 +87,24 @@ export async function copyOut(sql: Pick<Sql, 'unsafe'>, query: string): Promise<
   stream.once('end', resumeSocket);
   stream.once('close', resumeSocket);
   return stream;
+}
+
+/**
+ * Streams `source` into `COPY … FROM STDIN`. Works around postgres.js issue #1173: an error the
+ * server reports only after the client's CopyDone (a constraint violation found at the end) never
+ * reaches the stream, so the copy would hang; the client does reject the query object, so that
+ * rejection is turned into a failure of the stream with the server's own message.
+ */
+export async function copyIn(sql: Pick<Sql, 'unsafe'>, query: string, source: Readable): Promise<void> {
+  const pending = sql.unsafe(query);
+  const writable = await pending.writable();
+  const internals = pending as unknown as { reject?: (error: unknown) => void };
+  const reject = internals.reject;
+  if (typeof reject === 'function') {
+    internals.reject = (error: unknown) => {
+      writable.destroy(error instanceof Error ? error : new Error(String(error)));
+      reject(error);
+    };
+  }
+  await pipeline(source, writable);
 }

@@ -1,4 +1,4 @@
-import type { DuckDbSession } from './duckdb-session';
+import type { DuckDbSession } from '../shared/duckdb-session';
 import type { TransformState } from '../shared/processed-manifest';
 import { FACT_NAMES, WAREHOUSE_TABLES } from '../shared/warehouse-tables';
 

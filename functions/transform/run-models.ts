@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { WAREHOUSE_TABLES, type WarehouseColumnType, type WarehouseTableName } from '../shared/warehouse-tables';
-import type { DuckDbSession } from './duckdb-session';
+import type { DuckDbSession } from '../shared/duckdb-session';
 
 /** The SQL models, one file per warehouse table, in functions/transform/models/. */
 const MODELS_DIR = path.join(__dirname, 'models');

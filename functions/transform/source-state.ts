@@ -4,8 +4,8 @@ import { sequenceOf } from '../shared/batch-manifests';
 import { BadInputError } from '../shared/errors';
 import { sourceStateKey, type TransformState } from '../shared/processed-manifest';
 import { TOTESYS_TABLES, type TotesysTableName } from '../shared/totesys-tables';
-import type { DuckDbSession } from './duckdb-session';
-import { downloadObject, uploadFile } from './s3-files';
+import type { DuckDbSession } from '../shared/duckdb-session';
+import { downloadObject, uploadFile } from '../shared/s3-files';
 
 /**
  * The current state of the ToteSys tables that dimensions are built from or that other rows

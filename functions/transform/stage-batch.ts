@@ -4,8 +4,8 @@ import { BadInputError } from '../shared/errors';
 import type { IngestionManifest } from '../shared/ingestion-manifest';
 import { TOTESYS_TABLES, TOTESYS_TABLE_NAMES, type SourceTable, type TotesysTableName } from '../shared/totesys-tables';
 import { findFirstBadLine } from './diagnose-jsonl';
-import type { DuckDbSession } from './duckdb-session';
-import { downloadObject } from './s3-files';
+import type { DuckDbSession } from '../shared/duckdb-session';
+import { downloadObject } from '../shared/s3-files';
 import { duckDbType, readJsonColumns, rowRules } from './source-columns';
 
 /**

@@ -4,10 +4,10 @@ import { PipelineStateError } from '../shared/errors';
 import type { IngestionManifest } from '../shared/ingestion-manifest';
 import { processedTableKey, type ProcessedManifest, type ProcessedTable } from '../shared/processed-manifest';
 import { DIMENSION_NAMES, FACT_NAMES, type WarehouseTableName } from '../shared/warehouse-tables';
-import { withDuckDb, type DuckDbSettings } from './duckdb-session';
+import { withDuckDb, type DuckDbSettings } from '../shared/duckdb-session';
 import { createCalendarBounds, createCurrencyNameLookup } from './reference-data';
 import { runModel, writeModelOutput } from './run-models';
-import { uploadFile } from './s3-files';
+import { uploadFile } from '../shared/s3-files';
 import { assertReferencesResolve, openSourceState, saveSourceState } from './source-state';
 import { stageIngestedBatch } from './stage-batch';
 

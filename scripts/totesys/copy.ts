@@ -1,6 +1,6 @@
-import { Readable, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import type { ISql } from 'postgres';
+import { copyIn } from '../../functions/shared/database';
 
 /**
  * Bulk loading through `COPY table (columns) FROM STDIN` in PostgreSQL's text format: one line
@@ -67,26 +67,8 @@ export async function copyInto(
     }
   }
 
-  const query = sql`COPY ${sql(table)} (${sql([...columns])}) FROM STDIN`;
-  const writable = await query.writable();
-  surfaceErrorsAfterEnd(query, writable);
-  await pipeline(Readable.from(chunks()), writable);
+  // Table and column names come from the generator's fixed lists, never from input.
+  const query = `COPY "${table}" (${columns.map((column) => `"${column}"`).join(', ')}) FROM STDIN`;
+  await copyIn(sql, query, Readable.from(chunks()));
   return rows;
-}
-
-/**
- * postgres 3.4.9 loses an error the server reports after the client's CopyDone (a foreign key or
- * unique violation is only found then): the writable never finishes and the error goes nowhere
- * (porsager/postgres#1173). The client still rejects the query object with the error, after it
- * was settled with the stream; catching that rejection and failing the stream with it makes the
- * pipeline reject with the server's real message instead of hanging.
- */
-function surfaceErrorsAfterEnd(query: object, writable: Writable): void {
-  const internals = query as { reject?: (error: unknown) => void };
-  const reject = internals.reject;
-  if (typeof reject !== 'function') return;
-  internals.reject = (error: unknown) => {
-    writable.destroy(error instanceof Error ? error : new Error(String(error)));
-    reject(error);
-  };
 }

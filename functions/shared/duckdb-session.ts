@@ -23,7 +23,7 @@ export interface DuckDbSession {
  * afterwards, whether `work` succeeded or failed, so a warm Lambda's /tmp never fills up.
  */
 export async function withDuckDb<T>(settings: DuckDbSettings, work: (session: DuckDbSession) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(path.join(settings.workRoot, 'transform-'));
+  const dir = await mkdtemp(path.join(settings.workRoot, 'duckdb-'));
   await mkdir(path.join(dir, 'out'));
   let instance: DuckDBInstance | undefined;
   let connection: DuckDBConnection | undefined;

@@ -1,0 +1,113 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Sql, TransactionSql } from 'postgres';
+import { batchIdOf, findManifest, manifestKey, nextBatchId, readLatestManifest, sequenceOf } from '../shared/batch-manifests';
+import { withDuckDb, type DuckDbSettings } from '../shared/duckdb-session';
+import { PipelineStateError } from '../shared/errors';
+import type { ProcessedManifest } from '../shared/processed-manifest';
+import { FACT_NAMES, WAREHOUSE_TABLE_NAMES, WAREHOUSE_TABLES, type WarehouseTableName } from '../shared/warehouse-tables';
+import { applyStagedTable, assertFactReferencesExist } from './apply-table';
+import { migrateWarehouse } from './migrate';
+import { stageParquet } from './stage-table';
+
+export interface LoadDependencies {
+  readonly warehouse: Sql;
+  readonly s3: S3Client;
+  readonly processedBucket: string;
+  readonly duckdb: DuckDbSettings;
+  readonly log?: (message: string, fields: Record<string, unknown>) => void;
+}
+
+/** What Load hands to the state machine: references and counts, never rows. */
+export interface LoadResult {
+  /** The newest batch in the warehouse after this run, or null before the first. */
+  readonly latestBatchId: string | null;
+  /** The batches this run loaded, oldest first (empty when all were loaded already). */
+  readonly loadedBatchIds: readonly string[];
+  /** Rows written per table (a version or dimension row already present is not counted). */
+  readonly rows: Partial<Record<WarehouseTableName, number>>;
+}
+
+/** Any fixed number: every loader takes the same lock, so batches are applied one at a time. */
+const LOAD_LOCK = 7_411_002;
+
+/**
+ * Brings the warehouse schema up to date, then loads every transformed batch the warehouse does
+ * not hold yet, oldest first, up to `upToBatchId` (default: the newest transformed batch). A gap is
+ * loaded before what follows it, never skipped.
+ */
+export async function loadPendingBatches(deps: LoadDependencies, upToBatchId?: string | null): Promise<LoadResult> {
+  await migrateWarehouse(deps.warehouse);
+  const target = upToBatchId ?? (await readLatestManifest<ProcessedManifest>(deps.s3, deps.processedBucket))?.batchId ?? null;
+  const loaded: string[] = [];
+  const rows: Partial<Record<WarehouseTableName, number>> = {};
+  let latest = await latestLoadedBatch(deps.warehouse);
+  if (target) {
+    for (let sequence = sequenceOf(nextBatchId(latest)); sequence <= sequenceOf(target); sequence += 1) {
+      const written = await loadBatch(deps, batchIdOf(sequence));
+      latest = batchIdOf(sequence);
+      if (!written) continue;
+      loaded.push(latest);
+      for (const [table, count] of Object.entries(written)) rows[table as WarehouseTableName] = (rows[table as WarehouseTableName] ?? 0) + count;
+    }
+  }
+  return { latestBatchId: latest, loadedBatchIds: loaded, rows };
+}
+
+export async function latestLoadedBatch(warehouse: Sql): Promise<string | null> {
+  const [row] = await warehouse<{ batch_id: string | null }[]>`SELECT max(batch_id) AS batch_id FROM pipeline_load_ledger`;
+  return row?.batch_id ?? null;
+}
+
+/**
+ * Loads one transformed batch in one transaction: dimensions upserted, fact versions appended and
+ * the ledger row written together, so the warehouse holds all of the batch or none of it.
+ * Returns the rows written per table, or undefined when the ledger shows the batch loaded already.
+ * Refuses a batch whose predecessor is not loaded.
+ */
+export async function loadBatch(deps: LoadDependencies, batchId: string): Promise<Partial<Record<WarehouseTableName, number>> | undefined> {
+  const log = deps.log ?? (() => {});
+  const manifest = await findManifest<ProcessedManifest>(deps.s3, deps.processedBucket, batchId);
+  if (!manifest) throw new PipelineStateError(`Batch ${batchId} cannot be loaded: it has not been transformed`);
+  const started = Date.now();
+  return withDuckDb(deps.duckdb, (session) =>
+    deps.warehouse.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(${LOAD_LOCK})`;
+      const [already] = await tx`SELECT 1 FROM pipeline_load_ledger WHERE batch_id = ${batchId}`;
+      if (already) {
+        log('batch already loaded', { batchId });
+        return undefined;
+      }
+      const previous = sequenceOf(batchId) > 1 ? batchIdOf(sequenceOf(batchId) - 1) : undefined;
+      if (previous && (await tx`SELECT 1 FROM pipeline_load_ledger WHERE batch_id = ${previous}`).length === 0) {
+        throw new PipelineStateError(`Batch ${batchId} cannot be loaded before batch ${previous}: load the batches in order`);
+      }
+
+      const written: Partial<Record<WarehouseTableName, number>> = {};
+      for (const table of WAREHOUSE_TABLE_NAMES) {
+        const output = manifest.tables[table];
+        if (!output) continue;
+        await stageParquet(tx, session, deps.s3, deps.processedBucket, table, output.key);
+        if (WAREHOUSE_TABLES[table].kind === 'fact') await assertFactReferencesExist(tx, table, batchId);
+        written[table] = await applyStagedTable(tx, table);
+        log('table loaded', { batchId, table, rows: written[table], staged: output.rows });
+      }
+      const newestChange = await newestStagedChange(tx, manifest);
+      await tx`INSERT INTO pipeline_load_ledger (batch_id, processed_manifest_key, rows, newest_change)
+               VALUES (${batchId}, ${manifestKey(batchId)}, ${tx.json(written as Record<string, number>)}, ${newestChange})`;
+      log('batch loaded', { batchId, durationMs: Date.now() - started });
+      return written;
+    }),
+  );
+}
+
+/** The newest last_updated among the batch's fact versions, for the warehouse's freshness. */
+async function newestStagedChange(tx: TransactionSql, manifest: ProcessedManifest): Promise<string | null> {
+  const staged = FACT_NAMES.filter((fact) => manifest.tables[fact]);
+  if (staged.length === 0) return null;
+  const [row] = await tx.unsafe<{ newest: string | null }[]>(
+    `SELECT max(last_updated_date + last_updated_time)::text AS newest FROM (${staged
+      .map((fact) => `SELECT last_updated_date, last_updated_time FROM stage_${fact}`)
+      .join(' UNION ALL ')}) versions`,
+  );
+  return row?.newest ?? null;
+}

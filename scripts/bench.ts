@@ -1,0 +1,209 @@
+/**
+ * npm run bench -- --scale N [--out results.json] [--keep]
+ *
+ * Measures each pipeline step against the bare engine doing the same work, on a ToteSys seeded at
+ * scale N (see scripts/bench/source.ts for where it lives), each step in a process of its own:
+ *   extract (full)         every row, into a fresh ingestion bucket   vs  COPY of every row to a file
+ *   (live activity changing about 0.1% of the orders, transactions and payments)
+ *   extract (incremental)  the changed rows                          vs  COPY of the rows stamped since
+ *
+ *   --scale N   ToteSys scale (1 = about the real database, 100 = about 5.4M rows)
+ *   --out FILE  also write the results, with the machine they ran on, as JSON
+ *   --keep      keep the working directory (local S3 data and COPY output) instead of deleting it
+ *
+ * PostgreSQL: the server named by BENCH_POSTGRES_URL, else TEST_POSTGRES_URL (maintenance-database
+ * URLs), else an embedded server kept in .pipeline/bench/pg.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startLocalS3 } from './local/s3';
+import type { SeedProgress } from './totesys/generate';
+import type { ActivityOutput } from './bench/activity';
+import type { CopyBaselineOutput } from './bench/copy-baseline';
+import type { ExtractStepOutput } from './bench/extract';
+import { formatTable, machineInfo, stepRow, type BenchReport } from './bench/report';
+import { copyForRun, countRows, ensureSeededDatabase, openBenchServer, withSql, type RowCounts } from './bench/source';
+import { runStepProcess } from './bench/step-process';
+
+const BUCKET = 'bench-ingestion';
+
+/**
+ * A write changes about two fact rows on average (placing an order inserts an order, its
+ * transaction and its payment; an amendment or a settlement updates one row), so this many writes
+ * change about 0.1% of them.
+ */
+const ACTIVITY_DEFINITION =
+  'writes = max(10, round(0.001 x (sales_order + purchase_order + transaction + payment rows) / 2)): about 0.1% of those rows change, at about 2 rows a write';
+
+function activityWrites(rows: RowCounts): number {
+  const factRows = rows.sales_order + rows.purchase_order + rows.transaction + rows.payment;
+  return Math.max(10, Math.round((0.001 * factRows) / 2));
+}
+
+interface Options {
+  scale: number;
+  out?: string;
+  keep: boolean;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: { scale: { type: 'string' }, out: { type: 'string' }, keep: { type: 'boolean', default: false } },
+    strict: true,
+    allowPositionals: false,
+  });
+  const scale = Number(values.scale);
+  if (values.scale === undefined || !Number.isFinite(scale) || scale <= 0) throw new Error('pass --scale N, a positive number (1 = about the real ToteSys)');
+  return { scale, out: values.out, keep: values.keep ?? false };
+}
+
+type Log = (line: string) => void;
+type Phase = <T>(label: string, work: () => Promise<T>) => Promise<T>;
+
+/** Lines stamped with the time since the start, and a heartbeat while a phase runs long and quiet. */
+function progressPrinter(): { log: Log; phase: Phase } {
+  const started = performance.now();
+  const log: Log = (line) => console.log(`[${((performance.now() - started) / 1000).toFixed(1).padStart(6)}s] ${line}`);
+  const phase: Phase = async (label, work) => {
+    const phaseStarted = performance.now();
+    const elapsed = () => `${((performance.now() - phaseStarted) / 1000).toFixed(1)}s`;
+    log(`${label} ...`);
+    const heartbeat = setInterval(() => log(`${label}: still running after ${elapsed()}`), 15_000);
+    try {
+      const result = await work();
+      log(`${label}: done in ${elapsed()}`);
+      return result;
+    } finally {
+      clearInterval(heartbeat);
+    }
+  };
+  return { log, phase };
+}
+
+function seedProgress(log: Log): (progress: SeedProgress) => void {
+  let lastPrinted = 0;
+  return (progress) => {
+    if (!progress.done && progress.elapsedMs - lastPrinted < 5_000) return;
+    lastPrinted = progress.elapsedMs;
+    log(`  ${progress.table.padEnd(15)} ${progress.rows.toLocaleString('en-GB').padStart(10)} rows${progress.done ? '' : ' ...'}`);
+  };
+}
+
+/** Undo steps, run last-first at the end or on Ctrl-C, each attempted even when another fails. */
+function cleanupStack(log: Log) {
+  const steps: (() => unknown)[] = [];
+  return {
+    add: (step: () => unknown) => steps.push(step),
+    run: async () => {
+      for (const step of steps.splice(0).reverse()) {
+        try {
+          await step();
+        } catch (error) {
+          log(`cleanup failed: ${(error as Error).message}`);
+        }
+      }
+    },
+  };
+}
+
+async function bench(options: Options, log: Log, phase: Phase, cleanup: ReturnType<typeof cleanupStack>): Promise<BenchReport> {
+  const server = await openBenchServer(log);
+  cleanup.add(() => server.stop());
+  const postgresVersion = await withSql(server.adminUrl, async (sql) => (await sql<{ v: string }[]>`SELECT current_setting('server_version') AS v`)[0]!.v);
+  log(`PostgreSQL ${postgresVersion} at ${server.description}`);
+
+  const seeded = await phase(`ToteSys at scale ${options.scale}`, () => ensureSeededDatabase(server.adminUrl, options.scale, seedProgress(log)));
+  const totalRows = Object.values(seeded.rows).reduce((sum, n) => sum + n, 0);
+  log(`${seeded.seededNow ? 'seeded' : 'reusing'} ${seeded.name}: ${totalRows.toLocaleString('en-GB')} rows`);
+  const source = await phase('copying it for this run', () => copyForRun(server.adminUrl, seeded.name));
+  cleanup.add(() => source.drop());
+  await phase('reading every table once, so that no step reads from disk', () => withSql(source.url, countRows));
+
+  const workDir = mkdtempSync(path.join(os.tmpdir(), 'totesys-bench-'));
+  cleanup.add(() => (options.keep ? log(`kept ${workDir} (local S3 data in s3/, COPY output in copy-*/)`) : rmSync(workDir, { recursive: true, force: true })));
+  mkdirSync(path.join(workDir, 's3'));
+  const s3 = await startLocalS3({ directory: path.join(workDir, 's3'), buckets: [BUCKET] });
+  cleanup.add(() => s3.stop());
+
+  const extractEnv = {
+    TOTESYS_DATABASE_URL: source.url,
+    TOTESYS_SECRET_ID: '',
+    INGESTION_BUCKET: BUCKET,
+    AWS_ENDPOINT_URL_S3: s3.endpoint,
+    S3_FORCE_PATH_STYLE: 'true',
+    AWS_REGION: 'eu-west-2',
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    // The pinned SDK warns that Node 20 support ends in 2027 (Lambda runs Node 22): noise in the progress.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
+  const step = <Output>(label: string, script: string, input: unknown, env?: Record<string, string>) =>
+    phase(label, () => runStepProcess<Output>(script, input, { env, onProgress: (line) => log(`  ${line}`) }));
+
+  const fullExtract = await step<ExtractStepOutput>('extract (full)', 'extract', null, extractEnv);
+  const fullCopy = await step<CopyBaselineOutput>('baseline: COPY every row to a file', 'copy-baseline', {
+    url: source.url,
+    directory: path.join(workDir, 'copy-full'),
+  });
+
+  const writes = activityWrites(seeded.rows);
+  log(`activity: ${ACTIVITY_DEFINITION}`);
+  const activity = await step<ActivityOutput>(`activity: ${writes.toLocaleString('en-GB')} writes`, 'activity', { url: source.url, writes });
+  log(`  ${activity.rows.toLocaleString('en-GB')} rows inserted or changed, stamped from ${activity.startedAt}`);
+
+  const incrementalExtract = await step<ExtractStepOutput>('extract (incremental)', 'extract', null, extractEnv);
+  const incrementalCopy = await step<CopyBaselineOutput>(`baseline: COPY rows stamped since ${activity.startedAt} to a file`, 'copy-baseline', {
+    url: source.url,
+    directory: path.join(workDir, 'copy-incremental'),
+    changedSince: activity.startedAt,
+  });
+
+  // Not the bench's job to test the extract, but a timing of the wrong rows would mean nothing.
+  const mismatches = [
+    fullExtract.rows !== totalRows && `the full extract read ${fullExtract.rows} rows of ${totalRows}`,
+    fullCopy.rows !== totalRows && `the full COPY read ${fullCopy.rows} rows of ${totalRows}`,
+    incrementalExtract.rows !== activity.rows && `the incremental extract read ${incrementalExtract.rows} rows, the activity changed ${activity.rows}`,
+    incrementalCopy.rows !== activity.rows && `the incremental COPY read ${incrementalCopy.rows} rows, the activity changed ${activity.rows}`,
+  ].filter((problem): problem is string => typeof problem === 'string');
+  for (const problem of mismatches) log(`WARNING: ${problem}`);
+
+  return {
+    date: new Date().toISOString(),
+    scale: options.scale,
+    machine: machineInfo(postgresVersion),
+    postgresServer: server.description,
+    source: { database: seeded.name, seededNow: seeded.seededNow, rows: seeded.rows, totalRows },
+    activity: { ...activity, definition: ACTIVITY_DEFINITION },
+    steps: [stepRow('extract (full)', fullExtract, fullCopy), stepRow('extract (incremental)', incrementalExtract, incrementalCopy)],
+  };
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const { log, phase } = progressPrinter();
+  const cleanup = cleanupStack(log);
+  process.once('SIGINT', () => {
+    log('interrupted: cleaning up');
+    void cleanup.run().finally(() => process.exit(130));
+  });
+  try {
+    const report = await bench(options, log, phase, cleanup);
+    const { machine } = report;
+    console.log(`\nscale ${report.scale}, ${report.source.totalRows.toLocaleString('en-GB')} rows; ${machine.cpus} x ${machine.cpuModel}, ${(machine.totalMemoryMb / 1024).toFixed(0)} GB; Node ${machine.node}; PostgreSQL ${machine.postgres}`);
+    console.log(`${formatTable(report.steps)}\n`);
+    if (options.out) {
+      writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);
+      log(`results written to ${options.out}`);
+    }
+  } finally {
+    await cleanup.run();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+});
