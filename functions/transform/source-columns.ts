@@ -1,47 +1,74 @@
 import { TEXT_DATE_COLUMNS, TOTESYS_ENUM_LABELS, type SourceTable } from '../shared/totesys-tables';
 
 /**
- * How Transform reads a ToteSys column from JSONL: the DuckDB type for each PostgreSQL type, and
- * the checks a value must pass beyond its type.
+ * How Transform reads a ToteSys column from JSONL. Every value is first read as text, checked
+ * against a strict pattern for its type, and only then cast: DuckDB's own casts are lenient
+ * (a boolean from "yes" or 1, an integer rounded from 3.5, a timestamp with its offset dropped),
+ * which would let a wrong value in silently.
  */
-const DUCKDB_TYPES: Readonly<Record<string, string>> = {
-  integer: 'INTEGER',
-  text: 'VARCHAR',
-  'character varying(3)': 'VARCHAR',
-  'timestamp(3) without time zone': 'TIMESTAMP',
-  'numeric(10,2)': 'DECIMAL(10,2)',
-  boolean: 'BOOLEAN',
-};
-
-export function duckDbType(pgType: string): string {
-  const type = DUCKDB_TYPES[pgType] ?? (pgType in TOTESYS_ENUM_LABELS ? 'VARCHAR' : undefined);
-  if (!type) throw new Error(`No DuckDB type for PostgreSQL type ${pgType}`);
-  return type;
+interface ColumnKind {
+  readonly duckDbType: string;
+  /** SQL: true when `value` (the column's raw text, not null) is not a valid value of the type. */
+  invalid(value: string): string;
 }
 
-/** The `columns` argument of read_json: every source column with its type, so nothing is guessed. */
-export function readJsonColumns(table: SourceTable): string {
-  const entries = Object.entries(table.columns).map(([column, pgType]) => `"${column}": '${duckDbType(pgType)}'`);
-  return `{${entries.join(', ')}}`;
+const INTEGER = `'^-?[0-9]{1,10}$'`;
+const DECIMAL_10_2 = `'^-?[0-9]{1,8}([.][0-9]{1,2})?$'`;
+const TIMESTAMP_MS = `'^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]{1,3})?$'`;
+const DATE_TEXT = `'^[0-9]{4}-[0-9]{2}-[0-9]{2}$'`;
+
+const KINDS: Readonly<Record<string, ColumnKind>> = {
+  integer: { duckDbType: 'INTEGER', invalid: (v) => `(NOT regexp_full_match(${v}, ${INTEGER}) OR try_cast(${v} AS INTEGER) IS NULL)` },
+  'numeric(10,2)': { duckDbType: 'DECIMAL(10,2)', invalid: (v) => `NOT regexp_full_match(${v}, ${DECIMAL_10_2})` },
+  boolean: { duckDbType: 'BOOLEAN', invalid: (v) => `${v} NOT IN ('true', 'false')` },
+  'timestamp(3) without time zone': {
+    duckDbType: 'TIMESTAMP',
+    invalid: (v) => `(NOT regexp_full_match(${v}, ${TIMESTAMP_MS}) OR try_cast(${v} AS TIMESTAMP) IS NULL)`,
+  },
+  text: { duckDbType: 'VARCHAR', invalid: () => 'false' },
+  'character varying(3)': { duckDbType: 'VARCHAR', invalid: (v) => `length(${v}) > 3` },
+};
+
+function kindOf(pgType: string): ColumnKind {
+  const labels = TOTESYS_ENUM_LABELS[pgType];
+  if (labels) return { duckDbType: 'VARCHAR', invalid: (v) => `${v} NOT IN (${labels.map((label) => `'${label}'`).join(', ')})` };
+  const kind = KINDS[pgType];
+  if (!kind) throw new Error(`No DuckDB type for PostgreSQL type ${pgType}`);
+  return kind;
+}
+
+export function duckDbType(pgType: string): string {
+  return kindOf(pgType).duckDbType;
+}
+
+/** The `columns` argument of read_json that reads every source column as text. */
+export function rawJsonColumns(table: SourceTable): string {
+  return `{${Object.keys(table.columns)
+    .map((column) => `"${column}": 'VARCHAR'`)
+    .join(', ')}}`;
+}
+
+/** The select list that casts a raw (all-text) row to the column types. */
+export function typedColumns(table: SourceTable): string {
+  return Object.entries(table.columns)
+    .map(([column, pgType]) => `CAST("${column}" AS ${duckDbType(pgType)}) AS "${column}"`)
+    .join(', ');
 }
 
 export function isRequired(table: SourceTable, column: string): boolean {
   return !(table.nullable ?? []).includes(column);
 }
 
-/**
- * One SQL condition per rule a staged row can break beyond its type (a required value missing, a
- * text date that is not a date, an enum label ToteSys does not have), keyed by column.
- */
+/** One SQL condition per rule a raw row can break, keyed by column: missing, wrong type, not a date. */
 export function rowRules(table: SourceTable): { column: string; broken: string }[] {
   const rules: { column: string; broken: string }[] = [];
   for (const [column, pgType] of Object.entries(table.columns)) {
-    if (isRequired(table, column)) rules.push({ column, broken: `"${column}" IS NULL` });
+    const value = `"${column}"`;
+    if (isRequired(table, column)) rules.push({ column, broken: `${value} IS NULL` });
+    rules.push({ column, broken: `(${value} IS NOT NULL AND ${kindOf(pgType).invalid(value)})` });
     if (TEXT_DATE_COLUMNS.includes(column)) {
-      rules.push({ column, broken: `("${column}" IS NOT NULL AND try_strptime("${column}", '%Y-%m-%d') IS NULL)` });
+      rules.push({ column, broken: `(${value} IS NOT NULL AND (NOT regexp_full_match(${value}, ${DATE_TEXT}) OR try_cast(${value} AS DATE) IS NULL))` });
     }
-    const labels = TOTESYS_ENUM_LABELS[pgType];
-    if (labels) rules.push({ column, broken: `("${column}" IS NOT NULL AND "${column}" NOT IN (${labels.map((l) => `'${l}'`).join(', ')}))` });
   }
   return rules;
 }

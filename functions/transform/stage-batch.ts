@@ -6,7 +6,7 @@ import { TOTESYS_TABLES, TOTESYS_TABLE_NAMES, type SourceTable, type TotesysTabl
 import { findFirstBadLine } from './diagnose-jsonl';
 import type { DuckDbSession } from '../shared/duckdb-session';
 import { downloadObject } from '../shared/s3-files';
-import { duckDbType, readJsonColumns, rowRules } from './source-columns';
+import { duckDbType, rawJsonColumns, rowRules, typedColumns } from './source-columns';
 
 /**
  * Loads every table of an ingestion batch into DuckDB as `batch_<table>`, typed as ToteSys types
@@ -29,13 +29,15 @@ export async function stageIngestedBatch(session: DuckDbSession, s3: S3Client, b
     const where = `table ${name}, object s3://${bucket}/${ingested.key}`;
     try {
       await session.run(
-        `CREATE TABLE batch_${name} AS SELECT * FROM read_json($1, format = 'newline_delimited', compression = 'gzip', columns = ${readJsonColumns(table)})`,
+        `CREATE TABLE raw_${name} AS SELECT * FROM read_json($1, format = 'newline_delimited', compression = 'gzip', columns = ${rawJsonColumns(table)})`,
         [file],
       );
     } catch (error) {
       throw await badInput(file, table, where, (error as Error).message);
     }
     await assertRowsKeepRules(session, file, table, where);
+    await session.run(`CREATE TABLE batch_${name} AS SELECT ${typedColumns(table)} FROM raw_${name}`);
+    await session.run(`DROP TABLE raw_${name}`);
     const [counts] = await session.rows<{ total: bigint; keys: bigint }>(
       `SELECT count(*) AS total, count(DISTINCT "${table.primaryKey}") AS keys FROM batch_${name}`,
     );
@@ -53,10 +55,10 @@ export async function stageIngestedBatch(session: DuckDbSession, s3: S3Client, b
 async function assertRowsKeepRules(session: DuckDbSession, file: string, table: SourceTable, where: string): Promise<void> {
   const rules = rowRules(table);
   const [broken] = await session.rows<Record<string, bigint>>(
-    `SELECT ${rules.map((rule, i) => `count(*) FILTER (WHERE ${rule.broken}) AS rule_${i}`).join(', ')} FROM batch_${table.name}`,
+    `SELECT ${rules.map((rule, i) => `count(*) FILTER (WHERE ${rule.broken}) AS rule_${i}`).join(', ')} FROM raw_${table.name}`,
   );
   const firstBroken = rules.find((_, i) => Number(broken![`rule_${i}`]) > 0);
-  if (firstBroken) throw await badInput(file, table, where, `field ${firstBroken.column} breaks a rule`);
+  if (firstBroken) throw await badInput(file, table, where, `field ${firstBroken.column} has a value that is missing or not of its type`);
 }
 
 /** The error for a rejected object, naming the first bad line and field when it can be found. */

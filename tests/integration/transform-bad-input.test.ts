@@ -22,9 +22,13 @@
  * numerics are strings ("3.94"); its payment amounts are rewritten as JSON number literals
  * (552548.62), the form Extract writes, so the valid batch holds both. Each test corrupts one
  * thing, and its expected line and field are the ones it corrupted, written out by hand.
+ *
+ * Tests marked `it.failing` state the policy where Transform does not keep it yet (a code bug,
+ * explained next to each): when the bug is fixed, Jest reports them, and `.failing` comes off.
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -200,7 +204,7 @@ describe('transform of bad input', () => {
     const sales = await readParquetRows(s3, processed, manifest.tables.fact_sales_order!.key, 'sales_order_id');
     expect(sales).toHaveLength(33);
     // Numerics given as strings ("3.94") and as JSON numbers (552548.62) both arrive exact.
-    expect(sales[0]).toMatchObject({ sales_order_id: 2, units_sold: 42972, unit_price: '3.94', sales_staff_id: 19 });
+    expect(sales.find((row) => row.sales_order_id === 2)).toMatchObject({ units_sold: 42972, unit_price: '3.94', sales_staff_id: 19 });
     const payments = await readParquetRows(s3, processed, manifest.tables.fact_payment!.key, 'payment_id');
     expect(payments.find((row) => row.payment_id === 2)).toMatchObject({ payment_amount: '552548.62', paid: false });
   });
@@ -246,10 +250,30 @@ describe('transform of bad input', () => {
     // the batch's rules (source-columns.ts rowRules) do not check types, so the line is never
     // diagnosed: the batch is committed with paid = true. diagnose-jsonl.ts lineProblem would
     // reject it ("yes" is not true or false), but it only runs after DuckDB has failed.
-    it.failing('a boolean that is a word (payment paid "yes")', async () => {
+    it('a boolean that is a word (payment paid "yes")', async () => {
       const bad = withRow(sampleBatch(), 'payment', 7, (row) => (row.paid = 'yes'));
       const { error, keys } = await failsAsBatch1(bad);
       expectBadInput(error, { table: 'payment', object: object(keys.payment), line: 7, field: 'paid' });
+    });
+
+    // CODE BUG, same cause: read_json rounds the JSON number 3.5 to the INTEGER 4 without
+    // complaint, so the batch is committed with units_sold = 4 (lineProblem would reject it).
+    it('an integer with a fraction (sales_order units_sold 3.5)', async () => {
+      const bad = withRow(sampleBatch(), 'sales_order', 4, (row) => (row.units_sold = 3.5));
+      const { error, keys } = await failsAsBatch1(bad);
+      expectBadInput(error, { table: 'sales_order', object: object(keys.sales_order), line: 4, field: 'units_sold' });
+    });
+
+    // CODE BUG (functions/transform/diagnose-jsonl.ts, valueProblem, the timestamp case): DuckDB
+    // rejects the impossible day, but the diagnosis accepts it (V8's Date.parse rolls
+    // 2022-02-30 over to 2 March), finds no bad line, and stage-batch.ts badInput falls back to
+    // DuckDB's own message: it names no field, names the wrong line ("in line 1": DuckDB counts
+    // within its read buffer) and the session's local temp path. The batch does fail and commit
+    // nothing; only the message breaks the policy.
+    it('a timestamp with an impossible day (sales_order created_at "2022-02-30T10:00:00.000")', async () => {
+      const bad = withRow(sampleBatch(), 'sales_order', 4, (row) => (row.created_at = '2022-02-30T10:00:00.000'));
+      const { error, keys } = await failsAsBatch1(bad);
+      expectBadInput(error, { table: 'sales_order', object: object(keys.sales_order), line: 4, field: 'created_at' });
     });
   });
 
@@ -379,60 +403,35 @@ describe('transform of bad input', () => {
       expect(error).toBeInstanceOf(BadInputError);
       expect(readdirSync(root)).toEqual([]);
     });
-  });
 
-  describe('PROBE', () => {
-    const cases: [string, TotesysTableName, number, (row: Row) => void][] = [
-      ['paid yes', 'payment', 7, (r) => (r.paid = 'yes')],
-      ['paid "true"', 'payment', 7, (r) => (r.paid = 'true')],
-      ['units 3.5', 'sales_order', 4, (r) => (r.units_sold = 3.5)],
-      ['units true', 'sales_order', 4, (r) => (r.units_sold = true)],
-      ['units "7"', 'sales_order', 4, (r) => (r.units_sold = '7')],
-      ['created 02-30', 'sales_order', 4, (r) => (r.created_at = '2022-02-30T10:00:00.000')],
-      ['created date only', 'sales_order', 4, (r) => (r.created_at = '2022-11-03')],
-      ['created tz', 'sales_order', 4, (r) => (r.created_at = '2022-11-03T14:20:52.186+05:00')],
-      ['date 2022-1-5', 'sales_order', 4, (r) => (r.agreed_delivery_date = '2022-1-5')],
-      ['date trailing space', 'sales_order', 4, (r) => (r.agreed_delivery_date = '2022-11-05 ')],
-      ['price 3.945', 'sales_order', 4, (r) => (r.unit_price = '3.945')],
-      ['price true', 'sales_order', 4, (r) => (r.unit_price = true)],
-      ['price 1e3', 'sales_order', 4, (r) => (r.unit_price = '1e3')],
-      ['code 42', 'currency', 2, (r) => (r.currency_code = 42)],
-      ['code ABCD', 'currency', 2, (r) => (r.currency_code = 'ABCD')],
-      ['dup key', 'sales_order', 4, (r) => (r.sales_order_id = 2)],
-      ['id negative big', 'sales_order', 4, (r) => (r.units_sold = 3000000000)],
-      ['not object', 'sales_order', 4, (r) => { for (const k of Object.keys(r)) delete r[k]; }],
-    ];
-    for (const [name, table, line, edit] of cases) {
-      it(name, async () => {
-        await writeIngestionBatch(s3, ingestion, BATCH_1, withRow(sampleBatch(), table, line, edit));
-        try { const r = await transformPendingBatches(deps()); console.log(name, 'OK', JSON.stringify(r.rows)); }
-        catch (e) { console.log(name, 'ERR', (e as Error).name, (e as Error).message); }
-      });
-    }
-    it('array line', async () => {
-      await writeIngestionBatch(s3, ingestion, BATCH_1, withLineText(sampleBatch(), 'sales_order', 4, () => '[1,2]'));
-      try { await transformPendingBatches(deps()); console.log('array OK'); } catch (e) { console.log('array ERR', (e as Error).message); }
-    });
-    it('blank line', async () => {
-      await writeIngestionBatch(s3, ingestion, BATCH_1, withLineText(sampleBatch(), 'sales_order', 4, () => ''));
-      try { await transformPendingBatches(deps()); console.log('blank OK'); } catch (e) { console.log('blank ERR', (e as Error).message); }
-    });
-  });
+    /** The files under `root` this process still holds open (Linux: /proc/self/fd). */
+    const openUnderRoot = () =>
+      readdirSync('/proc/self/fd')
+        .map((fd) => {
+          try {
+            return readlinkSync(`/proc/self/fd/${fd}`);
+          } catch {
+            return ''; // closed between listing and reading
+          }
+        })
+        .filter((target) => target.startsWith(`${root}/`));
 
-  it('PROBE fd', async () => {
-    const { randomBytes } = require('node:crypto') as typeof import('node:crypto');
-    const { readlinkSync } = require('node:fs') as typeof import('node:fs');
-    const filler = Array.from({ length: 20000 }, () => JSON.stringify({ x: randomBytes(32).toString('hex') }));
-    const base = sampleBatch();
-    const bad = withRow(base, 'sales_order', 2, (r) => (r.units_sold = 'many'));
-    bad.sales_order = [...bad.sales_order!, ...filler];
-    await writeIngestionBatch(s3, ingestion, BATCH_1, bad);
-    const fds = () => readdirSync('/proc/self/fd').map((fd) => { try { return readlinkSync(`/proc/self/fd/${fd}`); } catch { return ''; } }).filter((l) => l.includes(workRoot));
-    console.log('before', fds());
-    const e = await failureOf(transformPendingBatches(deps()));
-    console.log('ERR', e.message);
-    console.log('after', fds(), readdirSync(workRoot));
-    await new Promise((r) => setTimeout(r, 200));
-    console.log('after 200ms', fds());
+    // CODE BUG (functions/transform/diagnose-jsonl.ts, findFirstBadLine): on finding the bad line it
+    // calls `lines.close()`, which closes the readline interface but neither the gunzip stream nor
+    // the file's read stream. When the object is larger than one read (64 KiB compressed) the file
+    // stays open after withDuckDb has removed it: the folder looks empty, but the deleted file's
+    // space in a warm Lambda's /tmp (and a descriptor) is kept until the process ends, for every
+    // failed batch. Fix: keep the ReadStream and destroy it (and the gunzip) in a `finally`, or use
+    // `stream.pipeline` with an AbortController.
+    (existsSync('/proc/self/fd') ? it : it.skip)('keeps no file of it open after a failed transform of a large object', async () => {
+      // The bad line first, then ~300 KiB of incompressible lines after it.
+      const bad = withRow(sampleBatch(), 'sales_order', 2, (row) => (row.units_sold = 'many'));
+      bad.sales_order = [...bad.sales_order!, ...Array.from({ length: 5000 }, () => JSON.stringify({ filler: randomBytes(32).toString('hex') }))];
+      await writeIngestionBatch(s3, ingestion, BATCH_1, bad);
+      const error = await failureOf(transformPendingBatches(inRoot()));
+      expect(linesNamed(error.message)).toEqual([2]);
+      expect(readdirSync(root)).toEqual([]);
+      expect(openUnderRoot()).toEqual([]);
+    });
   });
 });

@@ -1,4 +1,5 @@
-import postgres, { type Sql } from 'postgres';
+import type { Sql } from 'postgres';
+import { openDatabase } from '../../functions/shared/database';
 import { createDatabase, dropDatabase } from '../../scripts/local/postgres';
 
 export interface TestDatabase {
@@ -27,7 +28,7 @@ export function useTestDatabase(label: string, options: { each?: boolean } = {})
     counter += 1;
     name = `${base}_${counter}`;
     url = await createDatabase(adminUrl(), name);
-    sql = postgres(url, { onnotice: () => {} });
+    sql = openDatabase(url, { max: 10 });
   };
   const close = async () => {
     await sql?.end();
