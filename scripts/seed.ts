@@ -1,7 +1,8 @@
 /**
  * npm run seed -- [--scale N | --sample] [--reset] [--activity N] [--seed S]
  *
- * Builds a ToteSys to run the pipeline against, in the database named by TOTESYS_DATABASE_URL:
+ * Builds a ToteSys to run the pipeline against, in the database named by TOTESYS_DATABASE_URL, or,
+ * when that is not set, in the embedded PostgreSQL that `npm start` keeps in PIPELINE_HOME:
  *   --scale N     create the schema and seed it (1 = about the real database; 100 = 1.3M sales orders)
  *   --sample      create the schema and load the real-data sample from tests/fixtures/totesys-sample
  *   --reset       drop existing ToteSys tables first (otherwise an existing schema is refused)
@@ -10,7 +11,10 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import postgres, { type Sql } from 'postgres';
+import { existsSync } from 'node:fs';
+import type { Sql } from 'postgres';
+import { openDatabase } from '../functions/shared/database';
+import { ensureDatabase, startEmbeddedPostgres } from './local/postgres';
 import { applyActivity } from './totesys/activity';
 import { DEFAULT_SEED, seedTotesys, type SeedProgress } from './totesys/generate';
 import { loadSample } from './totesys/sample';
@@ -73,8 +77,7 @@ function integer(flag: string, text: string): number {
   return value;
 }
 
-function databaseUrl(): URL {
-  const text = process.env[URL_VARIABLE];
+function databaseUrl(text: string | undefined): URL {
   if (!text) throw new Error(`${URL_VARIABLE} is not set: set it to the ToteSys database, e.g. postgres://user:password@127.0.0.1:5432/totesys`);
   let url: URL;
   try {
@@ -159,14 +162,29 @@ async function run(command: Command, sql: Sql): Promise<void> {
 
 async function main(): Promise<void> {
   const command = parseCommand(process.argv.slice(2));
-  const url = databaseUrl();
-  console.log(`ToteSys at ${displayUrl(url)}`);
-  const sql = postgres(url.toString(), { max: 2, onnotice: () => {} });
+  const local = process.env[URL_VARIABLE] ? undefined : await localTotesys();
   try {
-    await run(command, sql);
+    const url = databaseUrl(process.env[URL_VARIABLE] ?? local?.url);
+    console.log(`ToteSys at ${displayUrl(url)}${local ? ` (the embedded server in ${local.home})` : ''}`);
+    const sql = openDatabase(url.toString(), { max: 2 });
+    try {
+      await run(command, sql);
+    } finally {
+      await sql.end();
+    }
   } finally {
-    await sql.end();
+    await local?.stop();
   }
+}
+
+/** The ToteSys of `npm start`'s embedded server, when it has one. */
+async function localTotesys(): Promise<{ url: string; home: string; stop: () => Promise<void> } | undefined> {
+  const home = path.resolve(process.env.PIPELINE_HOME ?? '.pipeline');
+  const dataDir = path.join(home, 'postgres', 'data');
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) return undefined;
+  const server = await startEmbeddedPostgres(dataDir);
+  const { url } = await ensureDatabase(server.adminUrl, 'totesys');
+  return { url, home, stop: () => server.stop() };
 }
 
 main().catch((error: unknown) => {

@@ -1,0 +1,194 @@
+import { RETRYABLE_ERROR_NAMES } from '../functions/shared/errors';
+
+/**
+ * The pipeline's Amazon States Language definition, built from its parameters. The CDKTF stack
+ * deploys exactly this, and `npm start` runs exactly this locally.
+ *
+ *   CheckForRunningExecutions → SkipIfAnotherRunIsInProgress ─(yes)→ SkipRun
+ *        └→ RouteByResumeFrom → Extract → Transform → Load
+ *             (resumeFrom: "transform" | "load" jumps straight to that step)
+ *   each Task: Retry on transient errors → Catch → <Step>Failed → NotifyFailure (SNS) → PipelineFailed
+ */
+export interface PipelineDefinitionParameters {
+  readonly extractFunctionArn: string;
+  readonly transformFunctionArn: string;
+  readonly loadFunctionArn: string;
+  readonly alertTopicArn: string;
+  /** Each step's timeout: the Lambda's own timeout, plus a little. */
+  readonly timeoutSeconds?: Partial<Record<PipelineStep, number>>;
+  readonly retry?: Partial<RetryPolicy>;
+}
+
+export type PipelineStep = 'extract' | 'transform' | 'load';
+export const PIPELINE_STEPS: readonly PipelineStep[] = ['extract', 'transform', 'load'];
+
+export interface RetryPolicy {
+  readonly maxAttempts: number;
+  readonly intervalSeconds: number;
+  readonly backoffRate: number;
+  readonly maxDelaySeconds: number;
+}
+
+const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, intervalSeconds: 5, backoffRate: 2, maxDelaySeconds: 60 };
+
+/** Errors of the Lambda service itself that AWS recommends retrying, and our own transient ones. */
+export const TRANSIENT_ERRORS: readonly string[] = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+  ...RETRYABLE_ERROR_NAMES,
+];
+
+/** The state names an operator sees in the console, per step. */
+export const STEP_STATE: Readonly<Record<PipelineStep, string>> = { extract: 'Extract', transform: 'Transform', load: 'Load' };
+
+type State = Record<string, unknown>;
+
+export interface StateMachineDefinition {
+  readonly Comment: string;
+  readonly StartAt: string;
+  readonly States: Readonly<Record<string, State>>;
+}
+
+export function buildPipelineDefinition(parameters: PipelineDefinitionParameters): StateMachineDefinition {
+  const retry = { ...DEFAULT_RETRY, ...parameters.retry };
+  const timeout = { extract: 900, transform: 900, load: 900, ...parameters.timeoutSeconds };
+  const retrier = [
+    {
+      ErrorEquals: [...TRANSIENT_ERRORS],
+      IntervalSeconds: retry.intervalSeconds,
+      BackoffRate: retry.backoffRate,
+      MaxAttempts: retry.maxAttempts,
+      MaxDelaySeconds: retry.maxDelaySeconds,
+      JitterStrategy: 'FULL',
+    },
+  ];
+  const step = (name: PipelineStep, functionArn: string, payload: State, resultSelector: State, next: string): State => ({
+    Type: 'Task',
+    Comment: `Runs the ${name} Lambda. Retries transient errors; anything else is reported and fails the run.`,
+    Resource: 'arn:aws:states:::lambda:invoke',
+    Parameters: { FunctionName: functionArn, Payload: payload },
+    ResultSelector: resultSelector,
+    ResultPath: `$.${name}`,
+    TimeoutSeconds: timeout[name],
+    Retry: retrier,
+    Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: `${STEP_STATE[name]}Failed` }],
+    Next: next,
+  });
+  const failed = (stepName: string, rerunInput: State): State => ({
+    Type: 'Pass',
+    Comment: `Describes the ${stepName} failure for the alert, with the input that re-runs the pipeline from this step.`,
+    Parameters: { step: stepName, 'error.$': '$.failure.Error', 'cause.$': '$.failure.Cause', rerunInput },
+    ResultPath: '$.alert',
+    Next: 'NotifyFailure',
+  });
+  const resumeAt = (target: 'Transform' | 'Load', resultPath: string, batchId: 'given' | 'latest'): State => ({
+    Type: 'Pass',
+    Comment: `An operator's re-run: starts at ${target}, ${batchId === 'given' ? 'up to the given batch' : 'up to the newest batch'}.`,
+    ...(batchId === 'given' ? { Parameters: { 'latestBatchId.$': '$.batchId' } } : { Result: { latestBatchId: null } }),
+    ResultPath: resultPath,
+    Next: target,
+  });
+  const resumeFrom = (value: string) => ({ And: [{ Variable: '$.resumeFrom', IsPresent: true }, { Variable: '$.resumeFrom', StringEquals: value }] });
+  const withBatch = (value: string) => ({ And: [...resumeFrom(value).And, { Variable: '$.batchId', IsPresent: true }] });
+
+  return {
+    Comment: 'ToteSys ETL: Extract (ToteSys -> ingestion bucket), Transform (DuckDB -> processed bucket), Load (-> warehouse).',
+    StartAt: 'CheckForRunningExecutions',
+    States: {
+      CheckForRunningExecutions: {
+        Type: 'Task',
+        Comment: 'Lists the running executions of this state machine, this one included.',
+        Resource: 'arn:aws:states:::aws-sdk:sfn:listExecutions',
+        Parameters: { 'StateMachineArn.$': '$$.StateMachine.Id', StatusFilter: 'RUNNING', MaxResults: 2 },
+        ResultSelector: { 'running.$': 'States.ArrayLength($.Executions)' },
+        ResultPath: '$.guard',
+        Retry: [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 2, BackoffRate: 2, MaxAttempts: 3, JitterStrategy: 'FULL' }],
+        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'GuardFailed' }],
+        Next: 'SkipIfAnotherRunIsInProgress',
+      },
+      SkipIfAnotherRunIsInProgress: {
+        Type: 'Choice',
+        Choices: [{ Variable: '$.guard.running', NumericGreaterThan: 1, Next: 'SkipRun' }],
+        Default: 'RouteByResumeFrom',
+      },
+      SkipRun: {
+        Type: 'Pass',
+        Comment: 'Another execution is running (a scheduled run that finds the last one still going): end without touching data.',
+        Result: { skipped: 'another run in progress' },
+        End: true,
+      },
+      RouteByResumeFrom: {
+        Type: 'Choice',
+        Comment: 'Input {"resumeFrom": "transform" | "load", "batchId": "…"} re-runs the pipeline from that step.',
+        Choices: [
+          { ...withBatch('transform'), Next: 'ResumeTransformAtBatch' },
+          { ...resumeFrom('transform'), Next: 'ResumeTransformAtLatest' },
+          { ...withBatch('load'), Next: 'ResumeLoadAtBatch' },
+          { ...resumeFrom('load'), Next: 'ResumeLoadAtLatest' },
+          { ...resumeFrom('extract'), Next: 'Extract' },
+          { Variable: '$.resumeFrom', IsPresent: true, Next: 'InvalidInput' },
+        ],
+        Default: 'Extract',
+      },
+      ResumeTransformAtBatch: resumeAt('Transform', '$.extract', 'given'),
+      ResumeTransformAtLatest: resumeAt('Transform', '$.extract', 'latest'),
+      ResumeLoadAtBatch: resumeAt('Load', '$.transform', 'given'),
+      ResumeLoadAtLatest: resumeAt('Load', '$.transform', 'latest'),
+      InvalidInput: {
+        Type: 'Fail',
+        Error: 'InvalidInput',
+        Cause: 'resumeFrom must be "extract", "transform" or "load"',
+      },
+      Extract: step(
+        'extract',
+        parameters.extractFunctionArn,
+        { 'executionId.$': '$$.Execution.Id' },
+        { 'batchId.$': '$.Payload.batchId', 'latestBatchId.$': '$.Payload.latestBatchId', 'totalRows.$': '$.Payload.totalRows', 'rows.$': '$.Payload.rows' },
+        'Transform',
+      ),
+      Transform: step(
+        'transform',
+        parameters.transformFunctionArn,
+        { 'executionId.$': '$$.Execution.Id', 'latestBatchId.$': '$.extract.latestBatchId' },
+        { 'latestBatchId.$': '$.Payload.latestBatchId', 'transformedBatchIds.$': '$.Payload.transformedBatchIds', 'rows.$': '$.Payload.rows' },
+        'Load',
+      ),
+      Load: step(
+        'load',
+        parameters.loadFunctionArn,
+        { 'executionId.$': '$$.Execution.Id', 'latestBatchId.$': '$.transform.latestBatchId' },
+        { 'latestBatchId.$': '$.Payload.latestBatchId', 'loadedBatchIds.$': '$.Payload.loadedBatchIds', 'rows.$': '$.Payload.rows' },
+        'Done',
+      ),
+      Done: { Type: 'Succeed' },
+      GuardFailed: failed('CheckForRunningExecutions', {}),
+      ExtractFailed: failed('Extract', { resumeFrom: 'extract' }),
+      TransformFailed: failed('Transform', { resumeFrom: 'transform', 'batchId.$': '$.extract.latestBatchId' }),
+      LoadFailed: failed('Load', { resumeFrom: 'load', 'batchId.$': '$.transform.latestBatchId' }),
+      NotifyFailure: {
+        Type: 'Task',
+        Comment: 'One alert per failed execution: what failed, why, and the input that re-runs it from the failed step.',
+        Resource: 'arn:aws:states:::sns:publish',
+        Parameters: {
+          TopicArn: parameters.alertTopicArn,
+          'Subject.$': "States.Format('ToteSys pipeline failed at {}', $.alert.step)",
+          // Intrinsic strings cannot hold line breaks: the message is one paragraph.
+          'Message.$':
+            "States.Format('The ToteSys pipeline execution {} failed at step {}. Error: {}. Cause: {}. To re-run the pipeline from this step, start a new execution of the state machine with this input: {} (or run: npm run rerun -- {})', $$.Execution.Id, $.alert.step, $.alert.error, $.alert.cause, States.JsonToString($.alert.rerunInput), $$.Execution.Id)",
+        },
+        ResultPath: null,
+        Retry: [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 2, BackoffRate: 2, MaxAttempts: 3, JitterStrategy: 'FULL' }],
+        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: null, Next: 'PipelineFailed' }],
+        Next: 'PipelineFailed',
+      },
+      PipelineFailed: {
+        Type: 'Fail',
+        Comment: 'Fails the execution (status FAILED) with the step error, so alarms and the console show it.',
+        ErrorPath: '$.alert.error',
+        CausePath: '$.alert.cause',
+      },
+    },
+  };
+}
