@@ -2,7 +2,10 @@ import './promise-with-resolvers';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { buildPipelineDefinition, STEP_STATE, type PipelineStep, type StateMachineDefinition } from '../../state-machine/definition';
+import { STEP_STATE, type PipelineStep, type StateMachineDefinition } from '../../state-machine/definition';
+import { LOCAL_ARNS, localDefinition } from '../../state-machine/local-definition';
+
+export { LOCAL_ARNS, localDefinition };
 
 /**
  * Runs the real state-machine definition with aws-local-stepfunctions: its Task states call the
@@ -11,24 +14,6 @@ import { buildPipelineDefinition, STEP_STATE, type PipelineStep, type StateMachi
  * `home/executions/`, which `npm start -- --from <step>` reads to re-run the last one.
  */
 export type StepHandler = (payload: Record<string, unknown>) => Promise<unknown>;
-
-export const LOCAL_ARNS = {
-  stateMachine: 'arn:aws:states:eu-west-2:000000000000:stateMachine:totesys-pipeline-local',
-  execution: (name: string) => `arn:aws:states:eu-west-2:000000000000:execution:totesys-pipeline-local:${name}`,
-  extract: 'arn:aws:lambda:eu-west-2:000000000000:function:totesys-extract-local',
-  transform: 'arn:aws:lambda:eu-west-2:000000000000:function:totesys-transform-local',
-  load: 'arn:aws:lambda:eu-west-2:000000000000:function:totesys-load-local',
-  alerts: 'arn:aws:sns:eu-west-2:000000000000:totesys-alerts-local',
-} as const;
-
-export function localDefinition(): StateMachineDefinition {
-  return buildPipelineDefinition({
-    extractFunctionArn: LOCAL_ARNS.extract,
-    transformFunctionArn: LOCAL_ARNS.transform,
-    loadFunctionArn: LOCAL_ARNS.load,
-    alertTopicArn: LOCAL_ARNS.alerts,
-  });
-}
 
 export interface StepRun {
   readonly step: PipelineStep;

@@ -1,0 +1,77 @@
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  StartExecutionCommand,
+  type HistoryEvent,
+  type SFNClient,
+} from '@aws-sdk/client-sfn';
+import { STEP_STATE, type PipelineStep } from './definition';
+
+/**
+ * Re-running a failed execution from the step that failed. Console "Redrive" cannot do it: it
+ * restarts at the Fail state and never re-runs the failed Lambda. A new execution with the input
+ * `{"resumeFrom": "<step>", "batchId": "…"}` does, through the definition's RouteByResumeFrom.
+ */
+export type RerunInput = { resumeFrom: PipelineStep; batchId?: string | null } | Record<string, never>;
+
+const FAILURE_STATES: Readonly<Record<string, PipelineStep | null>> = {
+  GuardFailed: null,
+  ExtractFailed: 'extract',
+  TransformFailed: 'transform',
+  LoadFailed: 'load',
+};
+
+/**
+ * The re-run input of a failed execution, from its history: the `<Step>Failed` state's output
+ * holds it (the same input the alert gave). An execution that stopped without reaching it (timed
+ * out or aborted mid-step) resumes at the last step it entered, with that step's batch.
+ */
+export function rerunInputFromHistory(events: readonly HistoryEvent[]): RerunInput {
+  const newestFirst = [...events].sort((a, b) => Number(b.id ?? 0) - Number(a.id ?? 0));
+  for (const event of newestFirst) {
+    const exited = event.stateExitedEventDetails;
+    if (exited?.name && exited.name in FAILURE_STATES && exited.output) {
+      const alert = (JSON.parse(exited.output) as { alert?: { rerunInput?: RerunInput } }).alert;
+      if (alert?.rerunInput) return alert.rerunInput;
+    }
+  }
+  for (const event of newestFirst) {
+    const entered = event.stateEnteredEventDetails;
+    const step = (Object.keys(STEP_STATE) as PipelineStep[]).find((s) => STEP_STATE[s] === entered?.name);
+    if (!step || !entered?.input) continue;
+    if (step === 'extract') return { resumeFrom: 'extract' };
+    const state = JSON.parse(entered.input) as { extract?: { latestBatchId?: string | null }; transform?: { latestBatchId?: string | null } };
+    const batchId = step === 'transform' ? state.extract?.latestBatchId : state.transform?.latestBatchId;
+    return batchId ? { resumeFrom: step, batchId } : { resumeFrom: step };
+  }
+  return {};
+}
+
+export interface RerunResult {
+  readonly input: RerunInput;
+  readonly executionArn: string;
+}
+
+/** Starts the re-run of a failed, timed-out or aborted execution from its failed step. */
+export async function rerunExecution(sfn: SFNClient, executionArn: string, now: Date = new Date()): Promise<RerunResult> {
+  const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+  if (execution.status === 'RUNNING' || execution.status === 'SUCCEEDED' || execution.status === 'PENDING_REDRIVE') {
+    throw new Error(`Execution ${executionArn} is ${execution.status}: only a failed, timed-out or aborted execution is re-run`);
+  }
+  const events: HistoryEvent[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, nextToken, maxResults: 1000, includeExecutionData: true }));
+    events.push(...(page.events ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  const input = rerunInputFromHistory(events);
+  const started = await sfn.send(
+    new StartExecutionCommand({
+      stateMachineArn: execution.stateMachineArn,
+      name: `rerun-${now.toISOString().replace(/[^0-9]/g, '').slice(0, 14)}-${(execution.name ?? 'execution').slice(0, 40)}`,
+      input: JSON.stringify(input),
+    }),
+  );
+  return { input, executionArn: started.executionArn! };
+}
