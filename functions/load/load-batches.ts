@@ -94,7 +94,9 @@ export async function loadBatch(deps: LoadDependencies, batchId: string): Promis
       const newestChange = await newestStagedChange(tx, manifest);
       await tx`INSERT INTO pipeline_load_ledger (batch_id, processed_manifest_key, rows, newest_change)
                VALUES (${batchId}, ${manifestKey(batchId)}, ${tx.json(written as Record<string, number>)}, ${newestChange})`;
-      log('batch loaded', { batchId, durationMs: Date.now() - started });
+      // ToteSys stamps UTC wall-clock time without a zone; the lag feeds the freshness metric.
+      const changeLagSeconds = newestChange ? Math.round((Date.now() - Date.parse(`${newestChange.replace(' ', 'T')}Z`)) / 1000) : null;
+      log('batch loaded', { batchId, durationMs: Date.now() - started, newestChange, changeLagSeconds });
       return written;
     }),
   );
