@@ -66,8 +66,9 @@ async function main(): Promise<number> {
     });
     printSummary(record);
     if (record.status === 'FAILED') {
-      console.error(`\nFAILED at ${failedStep(record)}: ${record.error?.name}: ${record.error?.message}`);
-      console.error(`Re-run from that step with: npm start -- --from ${failedStep(record).toLowerCase()}`);
+      const step = failedStep(record);
+      console.error(`\nFAILED${step ? ` at ${label(step)}` : ''}: ${record.error?.name}: ${record.error?.message}`);
+      if (step) console.error(`Re-run from that step with: npm start -- --from ${step}`);
       return 1;
     }
     console.log(`\nSucceeded in ${elapsed()}.`);
@@ -127,9 +128,9 @@ function printSummary(record: ExecutionRecord): void {
   console.log(`  time: ${times.join(', ')}`);
 }
 
-function failedStep(record: ExecutionRecord): string {
-  const failed = [...record.steps].reverse().find((s) => s.error);
-  return failed ? label(failed.step) : 'CheckForRunningExecutions';
+/** The step whose failure ended the execution, or undefined when it failed before any step. */
+function failedStep(record: ExecutionRecord): PipelineStep | undefined {
+  return [...record.steps].reverse().find((s) => s.error)?.step;
 }
 
 main().then(

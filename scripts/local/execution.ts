@@ -127,8 +127,9 @@ export async function runLocalExecution(options: LocalExecutionOptions): Promise
     if ((record.output as { skipped?: string })?.skipped) progress({ kind: 'skipped' });
   } catch (error) {
     record.status = 'FAILED';
-    const failedStep = [...record.steps].reverse().find((s) => s.error);
-    record.error = failedStep?.error ?? { name: (error as Error).name, message: (error as Error).message };
+    // The interpreter wraps the Fail state's error; its cause is the error the execution ended with.
+    const failure = error instanceof Error && error.cause instanceof Error ? error.cause : (error as Error);
+    record.error = { name: failure.name, message: failure.message };
   } finally {
     record.stoppedAt = new Date().toISOString();
     save();

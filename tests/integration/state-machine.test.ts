@@ -1,0 +1,354 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Sql } from 'postgres';
+import { BadInputError, PipelineStateError, SchemaDriftError, SourceUnavailableError } from '../../functions/shared/errors';
+import { readExecutions, resumeInput, runLocalExecution, type ExecutionRecord, type ProgressEvent, type StepHandler } from '../../scripts/local/execution';
+import { STEP_STATE, type PipelineStep } from '../../state-machine/definition';
+import { useTestDatabase } from '../support/database';
+import {
+  counted,
+  dumpWarehouseContent,
+  namedError,
+  neverCalled,
+  seedSampleTotesys,
+  startLocalPipeline,
+  type CountedHandler,
+  type LocalPipeline,
+} from '../support/local-pipeline';
+
+/**
+ * The real state-machine definition, run locally by aws-local-stepfunctions exactly as `npm start`
+ * runs it (scripts/local/execution.ts), over the real Extract, Transform and Load handlers, a real
+ * ToteSys holding the real sample (33 sales orders), a real warehouse and a local S3 server.
+ * Faults are injected by wrapping a real handler: the state machine sees only the error's name,
+ * as it sees a Lambda's error type. Retries wait 1 ms instead of the definition's backoff.
+ */
+
+const BATCH_1 = '0000000001';
+const SAMPLE_SALES_ORDERS = 33;
+
+type Handlers = Record<PipelineStep, StepHandler>;
+type Counted = Record<PipelineStep, CountedHandler>;
+
+const originalEnv = { ...process.env };
+
+function handlersOf(counters: Counted): Handlers {
+  return { extract: counters.extract.handler, transform: counters.transform.handler, load: counters.load.handler };
+}
+
+function callCounts(counters: Counted): Record<PipelineStep, number> {
+  return { extract: counters.extract.calls(), transform: counters.transform.calls(), load: counters.load.calls() };
+}
+
+function readNotifications(home: string): Record<string, unknown>[] {
+  const file = path.join(home, 'notifications.jsonl');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf-8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+async function countRows(sql: Sql, table: string): Promise<number> {
+  const [row] = await sql.unsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM ${table}`);
+  return row!.n;
+}
+
+/** Whether Load has ever touched the warehouse (its first call creates the tables). */
+async function hasWarehouseTables(sql: Sql): Promise<boolean> {
+  const [row] = await sql<{ exists: boolean }[]>`SELECT to_regclass('fact_sales_order') IS NOT NULL AS exists`;
+  return row!.exists;
+}
+
+/** A promise and the functions that settle it. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((settle) => {
+    resolve = settle;
+  });
+  return { promise, resolve };
+}
+
+describe('the pipeline state machine, run locally over the real steps', () => {
+  const totesys = useTestDatabase('sfn_totesys', { each: true });
+  const warehouse = useTestDatabase('sfn_warehouse', { each: true });
+  let pipeline: LocalPipeline | undefined;
+
+  /** A fresh local environment over this test's ToteSys (seeded with the sample) and empty warehouse. */
+  async function startPipeline(): Promise<LocalPipeline> {
+    await seedSampleTotesys(totesys.sql);
+    pipeline = await startLocalPipeline({ totesysUrl: totesys.url, warehouseUrl: warehouse.url });
+    return pipeline;
+  }
+
+  /** The real handlers, each counted, with `faults` replacing the behaviour of some steps. */
+  function countedHandlers(
+    local: LocalPipeline,
+    faults: Partial<Record<PipelineStep, (call: number, real: StepHandler, payload: Record<string, unknown>) => Promise<unknown>>> = {},
+  ): Counted {
+    const real = local.realHandlers();
+    return {
+      extract: counted(real.extract, faults.extract),
+      transform: counted(real.transform, faults.transform),
+      load: counted(real.load, faults.load),
+    };
+  }
+
+  afterEach(async () => {
+    await pipeline?.stop();
+    pipeline = undefined;
+    process.env = { ...originalEnv };
+  });
+
+  it('runs Extract, Transform and Load once each on the happy path and fills the warehouse', async () => {
+    const local = await startPipeline();
+    const steps = countedHandlers(local);
+    const events: ProgressEvent[] = [];
+
+    const record = await runLocalExecution({ home: local.home, handlers: handlersOf(steps), retryIntervalMs: 1, onProgress: (event) => events.push(event) });
+
+    expect(record.error).toBeUndefined();
+    expect(record.status).toBe('SUCCEEDED');
+    expect(callCounts(steps)).toEqual({ extract: 1, transform: 1, load: 1 });
+    expect(record.output).toMatchObject({
+      extract: { batchId: BATCH_1, latestBatchId: BATCH_1, totalRows: 294, rows: expect.objectContaining({ sales_order: SAMPLE_SALES_ORDERS }) },
+      transform: { latestBatchId: BATCH_1, transformedBatchIds: [BATCH_1], rows: expect.objectContaining({ fact_sales_order: SAMPLE_SALES_ORDERS }) },
+      load: { latestBatchId: BATCH_1, loadedBatchIds: [BATCH_1], rows: expect.objectContaining({ fact_sales_order: SAMPLE_SALES_ORDERS }) },
+    });
+    // Each step is handed what the previous one produced, and the execution's id.
+    expect(steps.extract.payloads).toEqual([{ executionId: record.executionArn }]);
+    expect(steps.transform.payloads).toEqual([{ executionId: record.executionArn, latestBatchId: BATCH_1 }]);
+    expect(steps.load.payloads).toEqual([{ executionId: record.executionArn, latestBatchId: BATCH_1 }]);
+
+    expect(await countRows(warehouse.sql, 'fact_sales_order')).toBe(SAMPLE_SALES_ORDERS);
+    expect(record.alerts).toEqual([]);
+    expect(readNotifications(local.home)).toEqual([]);
+    expect(events.filter((event) => event.kind === 'step-succeeded').map((event) => (event as { step: string }).step)).toEqual(['extract', 'transform', 'load']);
+    // The record on disk is the one returned.
+    expect(readExecutions(local.home)).toEqual([JSON.parse(JSON.stringify(record))]);
+  });
+
+  it.each([
+    ['extract', 'SourceUnavailableError'],
+    ['load', 'SourceUnavailableError'],
+    ['transform', 'BatchConflictError'],
+  ] as const)(
+    'retries %s after a retryable %s twice and succeeds on the third attempt, with no alert',
+    async (failing, errorName) => {
+      const local = await startPipeline();
+      const steps = countedHandlers(local, {
+        [failing]: async (call: number, real: StepHandler, payload: Record<string, unknown>) => {
+          if (call <= 2) throw namedError(errorName, `injected transient failure ${call} of ${failing}`);
+          return real(payload);
+        },
+      });
+
+      const record = await runLocalExecution({ home: local.home, handlers: handlersOf(steps), retryIntervalMs: 1 });
+
+      expect(record.status).toBe('SUCCEEDED');
+      expect(steps[failing].calls()).toBe(3);
+      expect(callCounts(steps)).toEqual({ extract: 1, transform: 1, load: 1, [failing]: 3 });
+      // Each attempt is given the same input.
+      expect(new Set(steps[failing].payloads.map((payload) => JSON.stringify(payload))).size).toBe(1);
+      expect(record.steps.filter((run) => run.step === failing).map((run) => [run.attempts, run.error?.name])).toEqual([
+        [1, errorName],
+        [2, errorName],
+        [3, undefined],
+      ]);
+      expect(record.alerts).toEqual([]);
+      expect(readNotifications(local.home)).toEqual([]);
+      expect(record.output).toMatchObject({ load: { latestBatchId: BATCH_1, loadedBatchIds: [BATCH_1] } });
+      expect(await countRows(warehouse.sql, 'fact_sales_order')).toBe(SAMPLE_SALES_ORDERS);
+    },
+  );
+
+  it('fails at once on a permanent error in Transform, with one alert naming the execution, the step, the error and the re-run input', async () => {
+    const local = await startPipeline();
+    const message = 'Bad input in table sales_order, object s3://totesys-ingestion/tables/sales_order/batch-0000000001/a.jsonl.gz, line 5, field units_sold: "many" is not an integer';
+    const steps = countedHandlers(local, {
+      transform: async () => {
+        throw new BadInputError(message);
+      },
+    });
+
+    const record = await runLocalExecution({ home: local.home, handlers: handlersOf(steps), retryIntervalMs: 1 });
+
+    expect(record.status).toBe('FAILED');
+    expect(record.error).toEqual({ name: 'BadInputError', message });
+    // Not retried, and nothing after it ran.
+    expect(callCounts(steps)).toEqual({ extract: 1, transform: 1, load: 0 });
+    expect(record.alerts).toHaveLength(1);
+    const [alert] = record.alerts;
+    expect(alert!.subject).toBe('ToteSys pipeline failed at Transform');
+    expect(alert!.message).toContain(record.executionArn);
+    expect(alert!.message).toContain('failed at step Transform');
+    expect(alert!.message).toContain('Error: BadInputError');
+    expect(alert!.message).toContain(`Cause: ${message}`);
+    expect(alert!.message).toContain('{"resumeFrom":"transform","batchId":"0000000001"}');
+    // The same alert, once, in the local SNS stand-in's log.
+    expect(readNotifications(local.home)).toEqual([{ at: expect.any(String), execution: record.name, subject: alert!.subject, message: alert!.message }]);
+    // The re-run input the alert gives is the one the local runner derives from the record.
+    expect(resumeInput(record, 'transform')).toEqual({ resumeFrom: 'transform', batchId: BATCH_1 });
+    expect(await hasWarehouseTables(warehouse.sql)).toBe(false);
+  });
+
+  it('retries a retryable error in Load exactly MaxAttempts (3) more times, then fails with one alert', async () => {
+    const local = await startPipeline();
+    const steps = countedHandlers(local, {
+      load: async (call) => {
+        throw new SourceUnavailableError(`Warehouse database at 127.0.0.1:1/warehouse is unreachable (attempt ${call})`);
+      },
+    });
+
+    const record = await runLocalExecution({ home: local.home, handlers: handlersOf(steps), retryIntervalMs: 1 });
+
+    expect(record.status).toBe('FAILED');
+    expect(callCounts(steps)).toEqual({ extract: 1, transform: 1, load: 4 });
+    expect(record.error).toEqual({ name: 'SourceUnavailableError', message: 'Warehouse database at 127.0.0.1:1/warehouse is unreachable (attempt 4)' });
+    expect(record.alerts).toHaveLength(1);
+    const [alert] = record.alerts;
+    expect(alert!.subject).toBe('ToteSys pipeline failed at Load');
+    expect(alert!.message).toContain(record.executionArn);
+    expect(alert!.message).toContain('failed at step Load');
+    expect(alert!.message).toContain('Error: SourceUnavailableError');
+    expect(alert!.message).toContain('Cause: Warehouse database at 127.0.0.1:1/warehouse is unreachable (attempt 4)');
+    expect(alert!.message).toContain('{"resumeFrom":"load","batchId":"0000000001"}');
+    expect(readNotifications(local.home)).toHaveLength(1);
+  });
+
+  it('skips an execution started while another is running, without calling any step, and the first still succeeds', async () => {
+    const local = await startPipeline();
+    const extractStarted = deferred();
+    const release = deferred();
+    const first = countedHandlers(local, {
+      extract: async (_call, real, payload) => {
+        extractStarted.resolve();
+        await release.promise;
+        return real(payload);
+      },
+    });
+    const running = runLocalExecution({ home: local.home, handlers: handlersOf(first), retryIntervalMs: 1, name: 'first' });
+    let firstRecord: ExecutionRecord | undefined;
+    try {
+      await extractStarted.promise;
+
+      const second = { extract: neverCalled('extract'), transform: neverCalled('transform'), load: neverCalled('load') };
+      const events: ProgressEvent[] = [];
+      const skipped = await runLocalExecution({ home: local.home, handlers: handlersOf(second), retryIntervalMs: 1, name: 'second', onProgress: (event) => events.push(event) });
+
+      expect(skipped.status).toBe('SUCCEEDED');
+      expect(skipped.output).toEqual({ skipped: 'another run in progress' });
+      expect(callCounts(second)).toEqual({ extract: 0, transform: 0, load: 0 });
+      expect(skipped.steps).toEqual([]);
+      expect(skipped.alerts).toEqual([]);
+      expect(events).toEqual([{ kind: 'skipped' }]);
+      expect(await hasWarehouseTables(warehouse.sql)).toBe(false);
+    } finally {
+      release.resolve();
+      firstRecord = await running;
+    }
+
+    expect(firstRecord.status).toBe('SUCCEEDED');
+    expect(callCounts(first)).toEqual({ extract: 1, transform: 1, load: 1 });
+    expect(firstRecord.output).toMatchObject({ load: { loadedBatchIds: [BATCH_1] } });
+    expect(await countRows(warehouse.sql, 'fact_sales_order')).toBe(SAMPLE_SALES_ORDERS);
+
+    // Once nothing runs, the next start is not skipped: it finds nothing new and loads nothing.
+    const later = countedHandlers(local);
+    const next = await runLocalExecution({ home: local.home, handlers: handlersOf(later), retryIntervalMs: 1, name: 'third' });
+    expect(next.status).toBe('SUCCEEDED');
+    expect(callCounts(later)).toEqual({ extract: 1, transform: 1, load: 1 });
+    expect(next.output).toMatchObject({ extract: { batchId: null, latestBatchId: BATCH_1 }, load: { loadedBatchIds: [], latestBatchId: BATCH_1 } });
+  });
+
+  it('fails an execution whose resumeFrom is not a step with the error InvalidInput, calling no step', async () => {
+    const local = await startPipeline();
+    const steps = { extract: neverCalled('extract'), transform: neverCalled('transform'), load: neverCalled('load') };
+
+    const record = await runLocalExecution({ home: local.home, handlers: handlersOf(steps), input: { resumeFrom: 'bogus' }, retryIntervalMs: 1 });
+
+    expect(callCounts(steps)).toEqual({ extract: 0, transform: 0, load: 0 });
+    expect(record.steps).toEqual([]);
+    expect(record.status).toBe('FAILED');
+    // The execution's error is the Fail state's Error and Cause, as Step Functions reports them.
+    // (Fails today: scripts/local/execution.ts records the interpreter's wrapper, ExecutionError,
+    // instead of the error it wraps in `cause`.)
+    expect(record.error).toEqual({ name: 'InvalidInput', message: 'resumeFrom must be "extract", "transform" or "load"' });
+  });
+
+  describe('re-running from the failed step', () => {
+    // The reference: one uninterrupted run over an identical ToteSys, into a warehouse of its own.
+    const referenceTotesys = useTestDatabase('sfn_reference_totesys');
+    const referenceWarehouse = useTestDatabase('sfn_reference_warehouse');
+    let reference: Record<string, string[]>;
+
+    beforeAll(async () => {
+      await seedSampleTotesys(referenceTotesys.sql);
+      const local = await startLocalPipeline({ totesysUrl: referenceTotesys.url, warehouseUrl: referenceWarehouse.url });
+      try {
+        const record = await runLocalExecution({ home: local.home, handlers: local.realHandlers(), retryIntervalMs: 1 });
+        expect(record.status).toBe('SUCCEEDED');
+      } finally {
+        await local.stop();
+      }
+      reference = await dumpWarehouseContent(referenceWarehouse.sql);
+      // The comparison is worth something only if the reference holds every table, filled.
+      expect(reference.fact_sales_order).toHaveLength(SAMPLE_SALES_ORDERS);
+      for (const table of ['dim_date', 'dim_staff', 'dim_location', 'dim_currency', 'dim_design', 'dim_counterparty', 'dim_transaction', 'dim_payment_type', 'fact_purchase_order', 'fact_payment', 'pipeline_load_ledger', 'pipeline_schema_migrations']) {
+        expect(reference[table]?.length ?? 0).toBeGreaterThan(0);
+      }
+    }, 60_000);
+
+    const permanentError: Record<PipelineStep, () => Error> = {
+      extract: () => new SchemaDriftError('ToteSys table sales_order: column discount added'),
+      transform: () => new BadInputError('Bad input in table sales_order, batch 0000000001: row sales_order_id=6 references staff_id=999'),
+      load: () => new PipelineStateError('Batch 0000000001 cannot be loaded: injected'),
+    };
+
+    it.each([
+      ['extract', 'before doing anything'],
+      ['transform', 'before doing anything'],
+      ['load', 'before doing anything'],
+      // As when the Lambda times out after committing its work: the re-run must find it done and carry on.
+      ['extract', 'after committing its work'],
+      ['transform', 'after committing its work'],
+      ['load', 'after committing its work'],
+    ] as const)(
+      'a re-run from %s after it failed %s ends with the same warehouse as an uninterrupted run',
+      async (step, when) => {
+        const local = await startPipeline();
+        const failing = countedHandlers(local, {
+          [step]: async (_call: number, real: StepHandler, payload: Record<string, unknown>) => {
+            if (when === 'after committing its work') {
+              await real(payload);
+              throw namedError('States.Timeout', `${STEP_STATE[step]} timed out`);
+            }
+            throw permanentError[step]();
+          },
+        });
+        const failed = await runLocalExecution({ home: local.home, handlers: handlersOf(failing), retryIntervalMs: 1 });
+        expect(failed.status).toBe('FAILED');
+        expect(failing[step].calls()).toBe(1);
+        expect(failed.alerts.map((alert) => alert.subject)).toEqual([`ToteSys pipeline failed at ${STEP_STATE[step]}`]);
+
+        const input = resumeInput(failed, step);
+        expect(input).toEqual(step === 'extract' ? { resumeFrom: 'extract' } : { resumeFrom: step, batchId: BATCH_1 });
+        // The alert gives the operator the same input.
+        expect(failed.alerts[0]!.message).toContain(JSON.stringify(input));
+
+        const rerun = countedHandlers(local);
+        const record = await runLocalExecution({ home: local.home, handlers: handlersOf(rerun), input, retryIntervalMs: 1 });
+
+        expect(record.error).toBeUndefined();
+        expect(record.status).toBe('SUCCEEDED');
+        expect(record.alerts).toEqual([]);
+        // The re-run starts at the failed step, handed the batch the failed run had reached.
+        expect(callCounts(rerun)).toEqual({ extract: step === 'extract' ? 1 : 0, transform: step === 'load' ? 0 : 1, load: 1 });
+        if (step !== 'extract') expect(rerun[step].payloads).toEqual([{ executionId: record.executionArn, latestBatchId: BATCH_1 }]);
+        expect(record.output).toMatchObject({ load: { latestBatchId: BATCH_1 } });
+
+        expect(await dumpWarehouseContent(warehouse.sql)).toEqual(reference);
+      },
+    );
+  });
+});
