@@ -4,7 +4,7 @@ import { PipelineStateError } from '../shared/errors';
 import { commitManifest, newAttemptId, nextBatchId, readLatestManifest } from '../shared/batch-manifests';
 import { ingestionObjectKey, type IngestedTable, type IngestionManifest } from '../shared/ingestion-manifest';
 import { TOTESYS_TABLES, TOTESYS_TABLE_NAMES, type TotesysTableName } from '../shared/totesys-tables';
-import { committedXidsSql, extractionBounds, formatSnapshot, parseSnapshot } from './row-versions';
+import { canPrefilterCurrent, committedXidsSql, extractionBounds, formatSnapshot, parseSnapshot, scanMode } from './row-versions';
 import { assertSourceSchema } from './schema-drift';
 import { uploadChangedRows } from './upload-changed-rows';
 
@@ -57,10 +57,11 @@ export async function extractChangedRows(deps: ExtractDependencies): Promise<Ext
       await tx`SELECT set_config(${name}, ${value}, true)`;
     }
 
+    const mode = scanMode(snapshot, previous?.state);
     const tables: Partial<Record<TotesysTableName, IngestedTable>> = {};
     for (const name of TOTESYS_TABLE_NAMES) {
       const started = Date.now();
-      const ingested = await uploadChangedRows(tx, deps.s3, deps.ingestionBucket, TOTESYS_TABLES[name], ingestionObjectKey(name, batchId, attemptId));
+      const ingested = await uploadChangedRows(tx, deps.s3, deps.ingestionBucket, TOTESYS_TABLES[name], mode, ingestionObjectKey(name, batchId, attemptId));
       if (ingested) tables[name] = ingested;
       log('table extracted', { batchId, table: name, rows: ingested?.rows ?? 0, bytes: ingested?.bytes ?? 0, durationMs: Date.now() - started });
     }
@@ -70,7 +71,9 @@ export async function extractChangedRows(deps: ExtractDependencies): Promise<Ext
       return { batchId: null, manifestKey: null, latestBatchId: previous?.batchId ?? null, rows: {}, totalRows: 0 };
     }
 
-    const committedXids = (await tx.unsafe(committedXidsSql(Object.values(TOTESYS_TABLES)))).map((row) => String(row.id));
+    const committedXids = (await tx.unsafe(committedXidsSql(Object.values(TOTESYS_TABLES), canPrefilterCurrent(snapshot)))).map((row) =>
+      String(row.id),
+    );
     const manifest: IngestionManifest = {
       formatVersion: 1,
       batchId,

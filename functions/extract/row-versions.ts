@@ -51,16 +51,44 @@ export function formatSnapshot(snapshot: Snapshot): string {
 const SETTING = {
   nextXid: 'totesys_extract.next_xid',
   afterXid: 'totesys_extract.after_xid',
+  afterXid32: 'totesys_extract.after_xid32',
+  snapshotXmin32: 'totesys_extract.snapshot_xmin32',
   committedXids: 'totesys_extract.committed_xids',
 } as const;
 
+const XID_SPACE = 2n ** 32n;
+
 /** Binds the current snapshot and the previous state for this transaction's extract queries. */
 export function extractionBounds(current: Snapshot, previous: ExtractionState | undefined) {
+  const after = previous ? parseSnapshot(previous.snapshot).xmin : 0n;
   return {
     [SETTING.nextXid]: current.xmax.toString(),
-    [SETTING.afterXid]: previous ? parseSnapshot(previous.snapshot).xmin.toString() : '0',
+    [SETTING.afterXid]: after.toString(),
+    [SETTING.afterXid32]: (after % XID_SPACE).toString(),
+    [SETTING.snapshotXmin32]: (current.xmin % XID_SPACE).toString(),
     [SETTING.committedXids]: `{${previous ? previous.committedXids.join(',') : ''}}`,
   };
+}
+
+/**
+ * How a table is scanned. `all` on the first run (no filter at all). `changed` applies the exact
+ * rule. `changed-prefiltered` first drops rows whose writer is older than the bound with the cheap
+ * built-in `age(xmin)` (32-bit, so only valid while the bound is less than 2^31 ids old, with a
+ * margin), then applies the exact rule to what is left: the exact rule's arithmetic is what an
+ * incremental scan spends its time on.
+ */
+export type ScanMode = 'all' | 'changed' | 'changed-prefiltered';
+
+const AGE_LIMIT = 2n ** 31n - 2n ** 24n;
+
+export function scanMode(current: Snapshot, previous: ExtractionState | undefined): ScanMode {
+  if (!previous) return 'all';
+  return current.xmax - parseSnapshot(previous.snapshot).xmin < AGE_LIMIT ? 'changed-prefiltered' : 'changed';
+}
+
+/** True when `age()` can pre-filter writers newer than the current snapshot's xmin. */
+export function canPrefilterCurrent(current: Snapshot): boolean {
+  return current.xmax - current.xmin < AGE_LIMIT;
 }
 
 /** The 64-bit id of the transaction that wrote row `alias`, as SQL (constants are InitPlans, evaluated once). */
@@ -79,23 +107,33 @@ function qualified(table: SourceTable): string {
  * that JSON text never holds raw (PostgreSQL escapes every control character in JSON) passes each
  * line through verbatim, where COPY's text format would double every backslash.
  */
-export function changedRowsCopySql(table: SourceTable): string {
+export function changedRowsCopySql(table: SourceTable, mode: ScanMode): string {
   const columns = Object.keys(table.columns)
     .map((column) => `t."${column}"`)
     .join(', ');
+  const rows =
+    mode === 'all'
+      ? `SELECT ${columns} FROM ${qualified(table)} t`
+      : `SELECT ${columns}
+    FROM ${qualified(table)} t CROSS JOIN LATERAL (SELECT ${fullXminOf('t')} AS id) writer
+    WHERE ${mode === 'changed-prefiltered' ? `${newerThan('t', SETTING.afterXid32)}\n      AND ` : ''}writer.id >= (SELECT current_setting('${SETTING.afterXid}')::bigint)
+      AND writer.id NOT IN (SELECT unnest(current_setting('${SETTING.committedXids}')::bigint[]))`;
   return `COPY (
   SELECT row_to_json(r)::text FROM (
-    SELECT ${columns}
-    FROM ${qualified(table)} t CROSS JOIN LATERAL (SELECT ${fullXminOf('t')} AS id) writer
-    WHERE writer.id >= (SELECT current_setting('${SETTING.afterXid}')::bigint)
-      AND writer.id NOT IN (SELECT unnest(current_setting('${SETTING.committedXids}')::bigint[]))
+    ${rows}
   ) r
 ) TO STDOUT WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')`;
 }
 
+/** Writer of row `alias` at or after the 32-bit id in `setting`, by `age()`: cheap, no text conversion. */
+function newerThan(alias: string, setting: string): string {
+  return `age(${alias}.xmin) <= (SELECT age(current_setting('${setting}')::xid))`;
+}
+
 /** Ids >= the snapshot's xmin of the writers of every row visible now, across all tables. */
-export function committedXidsSql(tables: readonly SourceTable[]): string {
-  const writers = tables.map((table) => `SELECT ${fullXminOf('t')} AS id FROM ${qualified(table)} t`).join('\n  UNION ALL ');
+export function committedXidsSql(tables: readonly SourceTable[], prefilter: boolean): string {
+  const where = prefilter ? ` WHERE ${newerThan('t', SETTING.snapshotXmin32)}` : '';
+  const writers = tables.map((table) => `SELECT ${fullXminOf('t')} AS id FROM ${qualified(table)} t${where}`).join('\n  UNION ALL ');
   return `SELECT DISTINCT w.id FROM (
   ${writers}
 ) w

@@ -7,7 +7,7 @@ import { createGzip } from 'node:zlib';
 import { copyOut } from '../shared/database';
 import type { IngestedTable } from '../shared/ingestion-manifest';
 import type { SourceTable } from '../shared/totesys-tables';
-import { changedRowsCopySql } from './row-versions';
+import { changedRowsCopySql, type ScanMode } from './row-versions';
 
 /** Multipart part size: memory per upload is about partSize x queueSize, whatever the table size. */
 const PART_SIZE = 8 * 1024 * 1024;
@@ -18,8 +18,15 @@ const QUEUE_SIZE = 2;
  * a multipart upload when large. Nothing is buffered beyond a few parts, and a table without
  * changes writes no object (undefined).
  */
-export async function uploadChangedRows(sql: Sql, s3: S3Client, bucket: string, table: SourceTable, key: string): Promise<IngestedTable | undefined> {
-  const copy = await copyOut(sql, changedRowsCopySql(table));
+export async function uploadChangedRows(
+  sql: Sql,
+  s3: S3Client,
+  bucket: string,
+  table: SourceTable,
+  mode: ScanMode,
+  key: string,
+): Promise<IngestedTable | undefined> {
+  const copy = await copyOut(sql, changedRowsCopySql(table, mode));
   const rows = copy[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const first = await rows.next();
   if (first.done) return undefined;
@@ -34,7 +41,7 @@ export async function uploadChangedRows(sql: Sql, s3: S3Client, bucket: string, 
     queueSize: QUEUE_SIZE,
     leavePartsOnError: false,
   });
-  const streaming = pipeline(Readable.from(prepend(first.value, rows), { objectMode: false }), lines, createGzip({ level: 1 }), bytes, body);
+  const streaming = pipeline(Readable.from(gathered(first.value, rows), { objectMode: false }), lines, createGzip({ level: 1 }), bytes, body);
   // Whichever side fails first stops the other, so neither a half-read COPY nor a half-done upload lingers.
   await Promise.all([
     streaming.catch(async (error) => {
@@ -50,9 +57,25 @@ export async function uploadChangedRows(sql: Sql, s3: S3Client, bucket: string, 
   return { key, rows: lines.count, bytes: bytes.count };
 }
 
-async function* prepend(head: Buffer, rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
-  yield head;
-  for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
+/**
+ * The COPY's chunks (postgres.js gives one per row), gathered into writes of at least 64 KiB:
+ * zlib costs per write, and one write per row triples the extract's CPU.
+ */
+const GATHER_BYTES = 64 * 1024;
+
+async function* gathered(head: Buffer, rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = [head];
+  let size = head.length;
+  for (let next = await rest.next(); !next.done; next = await rest.next()) {
+    pending.push(next.value);
+    size += next.value.length;
+    if (size >= GATHER_BYTES) {
+      yield Buffer.concat(pending, size);
+      pending = [];
+      size = 0;
+    }
+  }
+  if (size > 0) yield Buffer.concat(pending, size);
 }
 
 /** Counts newline-terminated lines (one per row) as they pass. */

@@ -39,7 +39,7 @@ stepMain(async (input: CopyBaselineInput, progress): Promise<CopyBaselineOutput>
     await sql.begin('ISOLATION LEVEL REPEATABLE READ READ ONLY', async (tx) => {
       for (const table of TOTESYS_TABLE_NAMES) {
         const started = performance.now();
-        const counter = new LineCounter();
+        const counter = new CountRows();
         const copy = await copyOut(tx, `COPY (SELECT row_to_json(t) FROM "public"."${table}" t${where}) TO STDOUT`);
         await pipeline(copy, counter, createWriteStream(path.join(input.directory, `${table}.jsonl`)));
         const seconds = (performance.now() - started) / 1000;
@@ -54,12 +54,34 @@ stepMain(async (input: CopyBaselineInput, progress): Promise<CopyBaselineOutput>
   return { rows: sum('rows'), bytes: sum('bytes'), tables };
 });
 
-class LineCounter extends Transform {
+/**
+ * Counts rows and passes them on in chunks of at least 64 KiB. PostgreSQL sends a message per
+ * row; writing each on its own cost this process nearly as much CPU as PostgreSQL spent making
+ * them (10 s against 11 s at scale 100), on the same cores. The baseline is the engine's cost.
+ */
+class CountRows extends Transform {
   lines = 0;
   bytes = 0;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) this.lines += 1;
     this.bytes += chunk.length;
-    done(null, chunk);
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes < 64 * 1024) return done();
+    done(null, this.takePending());
+  }
+
+  override _flush(done: TransformCallback): void {
+    done(null, this.pendingBytes > 0 ? this.takePending() : undefined);
+  }
+
+  private takePending(): Buffer {
+    const joined = Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    return joined;
   }
 }

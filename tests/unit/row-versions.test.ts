@@ -1,4 +1,4 @@
-import { extractionBounds, formatSnapshot, parseSnapshot } from '../../functions/extract/row-versions';
+import { canPrefilterCurrent, extractionBounds, formatSnapshot, parseSnapshot, scanMode } from '../../functions/extract/row-versions';
 import { schemaDifferences } from '../../functions/extract/schema-drift';
 import { TOTESYS_TABLES } from '../../functions/shared/totesys-tables';
 
@@ -18,13 +18,32 @@ describe('snapshots and extraction bounds', () => {
     expect(extractionBounds(current, undefined)).toEqual({
       'totesys_extract.next_xid': '130',
       'totesys_extract.after_xid': '0',
+      'totesys_extract.after_xid32': '0',
+      'totesys_extract.snapshot_xmin32': '120',
       'totesys_extract.committed_xids': '{}',
     });
     expect(extractionBounds(current, { snapshot: '100:110:104', committedXids: ['100', '101', '105'] })).toEqual({
       'totesys_extract.next_xid': '130',
       'totesys_extract.after_xid': '100',
+      'totesys_extract.after_xid32': '100',
+      'totesys_extract.snapshot_xmin32': '120',
       'totesys_extract.committed_xids': '{100,101,105}',
     });
+  });
+
+  it('gives age() the 32-bit form of 64-bit ids, past a wraparound', () => {
+    const bounds = extractionBounds(parseSnapshot('4294967390:4294967400:'), { snapshot: '4294967290:4294967300:', committedXids: [] });
+    expect(bounds['totesys_extract.after_xid32']).toBe('4294967290');
+    expect(bounds['totesys_extract.snapshot_xmin32']).toBe('94');
+  });
+
+  it('scans everything on the first run, and pre-filters with age() only while the bound is safely within 2^31 ids', () => {
+    const previous = { snapshot: '1000:1000:', committedXids: [] };
+    expect(scanMode(parseSnapshot('2000:2000:'), undefined)).toBe('all');
+    expect(scanMode(parseSnapshot('2000:2000:'), previous)).toBe('changed-prefiltered');
+    expect(scanMode(parseSnapshot(`${2n ** 31n + 1000n}:${2n ** 31n + 1000n}:`), previous)).toBe('changed');
+    expect(canPrefilterCurrent(parseSnapshot('5:10:'))).toBe(true);
+    expect(canPrefilterCurrent(parseSnapshot(`5:${2n ** 31n + 5n}:`))).toBe(false);
   });
 });
 
