@@ -2,10 +2,12 @@
  * npm run bench -- --scale N [--out results.json] [--keep]
  *
  * Measures each pipeline step against the bare engine doing the same work, on a ToteSys seeded at
- * scale N (see scripts/bench/source.ts for where it lives), each step in a process of its own:
- *   extract (full)         every row, into a fresh ingestion bucket   vs  COPY of every row to a file
- *   (live activity changing about 0.1% of the orders, transactions and payments)
- *   extract (incremental)  the changed rows                          vs  COPY of the rows stamped since
+ * scale N (see scripts/bench/source.ts for where it lives) and a fresh warehouse, each step in a
+ * process of its own, first for the full initial run and then for an incremental run after live
+ * activity changing about 0.1% of the orders, transactions and payments:
+ *   extract    changed rows into the ingestion bucket     vs  COPY (SELECT row_to_json(t) …) TO STDOUT into files
+ *   transform  the batch's JSONL into the star schemas     vs  DuckDB COPY (SELECT * FROM read_json(…)) TO parquet, same files
+ *   load       the batch's Parquet into the warehouse     vs  COPY … FROM STDIN of the same rows into unindexed tables
  *
  *   --scale N   ToteSys scale (1 = about the real database, 100 = about 5.4M rows)
  *   --out FILE  also write the results, with the machine they ran on, as JSON
@@ -23,11 +25,22 @@ import type { SeedProgress } from './totesys/generate';
 import type { ActivityOutput } from './bench/activity';
 import type { CopyBaselineOutput } from './bench/copy-baseline';
 import type { ExtractStepOutput } from './bench/extract';
-import { formatTable, machineInfo, stepRow, type BenchReport } from './bench/report';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { readManifest } from '../functions/shared/batch-manifests';
+import type { IngestionManifest } from '../functions/shared/ingestion-manifest';
+import type { ProcessedManifest } from '../functions/shared/processed-manifest';
+import { createS3Client } from '../functions/shared/s3';
+import { downloadObject } from '../functions/shared/s3-files';
+import { createDatabase, dropDatabase } from './local/postgres';
+import type { TransformStepOutput } from './bench/transform';
+import { formatTable, machineInfo, stepRow, type BenchReport, type Measured } from './bench/report';
 import { copyForRun, countRows, ensureSeededDatabase, openBenchServer, withSql, type RowCounts } from './bench/source';
 import { runStepProcess } from './bench/step-process';
 
 const BUCKET = 'bench-ingestion';
+const PROCESSED_BUCKET = 'bench-processed';
+/** DuckDB's limits in the bench: what a 1 GB Lambda would give it. */
+const DUCKDB = { memoryLimitMb: 512, threads: 2 };
 
 /**
  * A write changes about two fact rows on average (placing an order inserts an order, its
@@ -125,7 +138,7 @@ async function bench(options: Options, log: Log, phase: Phase, cleanup: ReturnTy
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'totesys-bench-'));
   cleanup.add(() => (options.keep ? log(`kept ${workDir} (local S3 data in s3/, COPY output in copy-*/)`) : rmSync(workDir, { recursive: true, force: true })));
   mkdirSync(path.join(workDir, 's3'));
-  const s3 = await startLocalS3({ directory: path.join(workDir, 's3'), buckets: [BUCKET] });
+  const s3 = await startLocalS3({ directory: path.join(workDir, 's3'), buckets: [BUCKET, PROCESSED_BUCKET] });
   cleanup.add(() => s3.stop());
 
   const extractEnv = {
@@ -140,6 +153,22 @@ async function bench(options: Options, log: Log, phase: Phase, cleanup: ReturnTy
     // The pinned SDK warns that Node 20 support ends in 2027 (Lambda runs Node 22): noise in the progress.
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
+  const warehouseUrl = await createDatabase(server.adminUrl, `bench_warehouse_${process.pid}`);
+  cleanup.add(() => dropDatabase(server.adminUrl, `bench_warehouse_${process.pid}`));
+  const bareUrl = await createDatabase(server.adminUrl, `bench_bare_${process.pid}`);
+  cleanup.add(() => dropDatabase(server.adminUrl, `bench_bare_${process.pid}`));
+  const pipelineEnv = {
+    ...extractEnv,
+    PROCESSED_BUCKET,
+    WAREHOUSE_DATABASE_URL: warehouseUrl,
+    WAREHOUSE_SECRET_ID: '',
+    TRANSFORM_MEMORY_LIMIT_MB: String(DUCKDB.memoryLimitMb),
+    TRANSFORM_THREADS: String(DUCKDB.threads),
+    LOAD_MEMORY_LIMIT_MB: String(DUCKDB.memoryLimitMb),
+    LOAD_THREADS: String(DUCKDB.threads),
+  };
+  const client = createS3Client({ region: 'eu-west-2', endpoint: s3.endpoint, forcePathStyle: true });
+  Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' });
   const step = <Output>(label: string, script: string, input: unknown, env?: Record<string, string>) =>
     phase(label, () => runStepProcess<Output>(script, input, { env, onProgress: (line) => log(`  ${line}`) }));
 
@@ -148,6 +177,8 @@ async function bench(options: Options, log: Log, phase: Phase, cleanup: ReturnTy
     url: source.url,
     directory: path.join(workDir, 'copy-full'),
   });
+
+  const full = await transformAndLoad('full', fullExtract.rows, fullExtract.batchId);
 
   const writes = activityWrites(seeded.rows);
   log(`activity: ${ACTIVITY_DEFINITION}`);
@@ -160,6 +191,8 @@ async function bench(options: Options, log: Log, phase: Phase, cleanup: ReturnTy
     directory: path.join(workDir, 'copy-incremental'),
     changedSince: activity.startedAt,
   });
+
+  const incremental = await transformAndLoad('incremental', incrementalExtract.rows, incrementalExtract.batchId);
 
   // Not the bench's job to test the extract, but a timing of the wrong rows would mean nothing.
   const mismatches = [
@@ -177,8 +210,36 @@ async function bench(options: Options, log: Log, phase: Phase, cleanup: ReturnTy
     postgresServer: server.description,
     source: { database: seeded.name, seededNow: seeded.seededNow, rows: seeded.rows, totalRows },
     activity: { ...activity, definition: ACTIVITY_DEFINITION },
-    steps: [stepRow('extract (full)', fullExtract, fullCopy), stepRow('extract (incremental)', incrementalExtract, incrementalCopy)],
+    steps: [
+      stepRow('extract (full)', fullExtract, fullCopy),
+      stepRow('transform (full)', full.transform, full.transformBaseline),
+      stepRow('load (full)', full.load, full.loadBaseline),
+      stepRow('extract (incremental)', incrementalExtract, incrementalCopy),
+      stepRow('transform (incremental)', incremental.transform, incremental.transformBaseline),
+      stepRow('load (incremental)', incremental.load, incremental.loadBaseline),
+    ],
   };
+
+  /** Transform and Load of one batch, each beside its bare-engine baseline over the same files. */
+  async function transformAndLoad(run: 'full' | 'incremental', sourceRows: number, batchId: string | null) {
+    if (!batchId) throw new Error(`the ${run} extract committed no batch`);
+    const transform = await step<TransformStepOutput>(`transform (${run})`, 'transform', { sourceRows }, pipelineEnv);
+    const jsonl = path.join(workDir, `jsonl-${run}`);
+    const ingested = await readManifest<IngestionManifest>(client, BUCKET, batchId);
+    await downloadAll(client, BUCKET, Object.entries(ingested.tables).map(([table, entry]) => [entry.key, path.join(jsonl, `${table}.jsonl.gz`)]));
+    const transformBaseline = await step<Measured>(`baseline: DuckDB read_json -> Parquet, same files`, 'transform-baseline', { directory: jsonl, ...DUCKDB });
+
+    const load = await step<Measured>(`load (${run})`, 'load', null, pipelineEnv);
+    const parquet = path.join(workDir, `parquet-${run}`);
+    const processed = await readManifest<ProcessedManifest>(client, PROCESSED_BUCKET, batchId);
+    await downloadAll(client, PROCESSED_BUCKET, Object.entries(processed.tables).map(([table, entry]) => [entry.key, path.join(parquet, `${table}.parquet`)]));
+    const loadBaseline = await step<Measured>('baseline: COPY FROM STDIN of the same rows into unindexed tables', 'load-baseline', { url: bareUrl, directory: parquet });
+    return { transform, transformBaseline, load, loadBaseline };
+  }
+}
+
+async function downloadAll(s3: S3Client, bucket: string, objects: [string, string][]): Promise<void> {
+  for (const [key, file] of objects) await downloadObject(s3, bucket, key, file);
 }
 
 async function main(): Promise<void> {
