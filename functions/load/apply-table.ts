@@ -8,7 +8,7 @@ import { WAREHOUSE_TABLES, type WarehouseTableName } from '../shared/warehouse-t
  * fact versions are appended, a version already present being skipped (its unique key is the
  * source key and last_updated). Returns the rows written.
  */
-export async function applyStagedTable(tx: TransactionSql, table: WarehouseTableName): Promise<number> {
+export async function applyStagedTable(tx: TransactionSql, table: WarehouseTableName, bulkRows: number = BULK_ROWS): Promise<number> {
   const definition = WAREHOUSE_TABLES[table];
   const names = definition.columns.map((column) => column.name);
   const columns = names.map((name) => `"${name}"`).join(', ');
@@ -21,11 +21,51 @@ export async function applyStagedTable(tx: TransactionSql, table: WarehouseTable
     );
     return result.count;
   }
-  const result = await tx.unsafe(
-    `INSERT INTO ${table} (${columns}) SELECT ${columns} FROM stage_${table}
-     ON CONFLICT ("${definition.sourceKey}", last_updated_date, last_updated_time) DO NOTHING`,
+  const append = async () =>
+    (
+      await tx.unsafe(
+        `INSERT INTO ${table} (${columns}) SELECT ${columns} FROM stage_${table}
+         ON CONFLICT ("${definition.sourceKey}", last_updated_date, last_updated_time) DO NOTHING`,
+      )
+    ).count;
+  return (await isBulk(tx, table, bulkRows)) ? withForeignKeysRebuilt(tx, table, append) : append();
+}
+
+/**
+ * A batch is bulk when it is large against the table (the first load, above all). PostgreSQL
+ * checks a foreign key row by row, one lookup per key per row: on a fact table with nine keys
+ * that is most of a bulk load's time (36 µs a row measured, against 3 µs for a dimension).
+ */
+export const BULK_ROWS = 10_000;
+
+async function isBulk(tx: TransactionSql, table: WarehouseTableName, bulkRows: number): Promise<boolean> {
+  const [sizes] = await tx.unsafe<{ staged: number; existing: number }[]>(
+    `SELECT (SELECT count(*) FROM stage_${table})::int AS staged, greatest((SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)), 0)::int AS existing`,
+    [table],
   );
-  return result.count;
+  return sizes!.staged >= bulkRows && sizes!.staged >= sizes!.existing / 5;
+}
+
+/**
+ * Runs `work` with the table's foreign keys dropped, then adds them back exactly as they were
+ * (definitions read from the catalog), which checks every row in one set-based pass per key. All
+ * inside the batch's transaction: on failure the keys come back with the rollback; the warehouse
+ * never holds a row they would refuse. The table is locked for writes and reads until commit,
+ * which a bulk load (the first, typically) can afford.
+ */
+async function withForeignKeysRebuilt<T>(tx: TransactionSql, table: WarehouseTableName, work: () => Promise<T>): Promise<T> {
+  const keys = await tx<{ name: string; definition: string }[]>`
+    SELECT conname AS name, pg_get_constraintdef(oid) AS definition FROM pg_constraint
+    WHERE conrelid = to_regclass(${table}) AND contype = 'f' ORDER BY conname`;
+  for (const key of keys) await tx.unsafe(`ALTER TABLE ${table} DROP CONSTRAINT ${quoteIdentifier(key.name)}`);
+  const result = await work();
+  // Identifiers and definitions come from the catalog, not from input.
+  for (const key of keys) await tx.unsafe(`ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdentifier(key.name)} ${key.definition}`);
+  return result;
+}
+
+function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
 }
 
 /**

@@ -15,6 +15,8 @@ export interface LoadDependencies {
   readonly processedBucket: string;
   readonly duckdb: DuckDbSettings;
   readonly log?: (message: string, fields: Record<string, unknown>) => void;
+  /** Staged rows from which a fact table's batch is applied in bulk (see apply-table.ts). */
+  readonly bulkRows?: number;
 }
 
 /** What Load hands to the state machine: references and counts, never rows. */
@@ -86,10 +88,11 @@ export async function loadBatch(deps: LoadDependencies, batchId: string): Promis
       for (const table of WAREHOUSE_TABLE_NAMES) {
         const output = manifest.tables[table];
         if (!output) continue;
+        const tableStarted = Date.now();
         await stageParquet(tx, session, deps.s3, deps.processedBucket, table, output.key);
         if (WAREHOUSE_TABLES[table].kind === 'fact') await assertFactReferencesExist(tx, table, batchId);
-        written[table] = await applyStagedTable(tx, table);
-        log('table loaded', { batchId, table, rows: written[table], staged: output.rows });
+        written[table] = await applyStagedTable(tx, table, deps.bulkRows);
+        log('table loaded', { batchId, table, rows: written[table], staged: output.rows, durationMs: Date.now() - tableStarted });
       }
       const newestChange = await newestStagedChange(tx, manifest);
       await tx`INSERT INTO pipeline_load_ledger (batch_id, processed_manifest_key, rows, newest_change)

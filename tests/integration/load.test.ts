@@ -230,6 +230,32 @@ describe('load', () => {
     expect(await warehouseState()).toEqual(before);
   });
 
+  it('applies a bulk batch with its foreign keys rebuilt: the same rows, every key back, a dangling key still refused', async () => {
+    const foreignKeys = () => warehouse.sql`SELECT conrelid::regclass::text AS t, conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE contype = 'f' ORDER BY 1, 2`;
+    await migrateWarehouse(warehouse.sql);
+    const keysBefore = await foreignKeys();
+    const first = await prepareBatch();
+    const bulk = await loadPendingBatches({ ...deps, bulkRows: 1 });
+    expect(bulk.rows).toMatchObject({ fact_sales_order: 33, fact_purchase_order: 50, fact_payment: 38 });
+    expect(await foreignKeys()).toEqual(keysBefore);
+    expect(keysBefore).toHaveLength(24); // 9 on sales orders, 8 on purchase orders, 7 on payments
+
+    const attemptId = newAttemptId();
+    const key = processedTableKey('fact_sales_order', '0000000002', attemptId);
+    await s3.send(new PutObjectCommand({ Bucket: deps.processedBucket, Key: key, Body: await withStaff999(await readObject(s3, deps.processedBucket, first.tables.fact_sales_order!.key), workRoot) }));
+    await commitManifest(s3, deps.processedBucket, {
+      formatVersion: 1,
+      batchId: '0000000002',
+      attemptId,
+      previousBatchId: '0000000001',
+      transformedAt: new Date().toISOString(),
+      tables: { fact_sales_order: { key, rows: 1 } },
+      state: first.state,
+    } as ProcessedManifest);
+    await expect(loadPendingBatches({ ...deps, bulkRows: 1 })).rejects.toMatchObject({ name: 'BadInputError' });
+    expect(await foreignKeys()).toEqual(keysBefore);
+  });
+
   it('works for a warehouse user that owns only its own schema', async () => {
     const role = `warehouse_owner_${process.pid}`;
     await warehouse.sql.unsafe(`DROP ROLE IF EXISTS ${role}`);
