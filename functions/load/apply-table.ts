@@ -8,7 +8,7 @@ import { WAREHOUSE_TABLES, type WarehouseTableName } from '../shared/warehouse-t
  * fact versions are appended, a version already present being skipped (its unique key is the
  * source key and last_updated). Returns the rows written.
  */
-export async function applyStagedTable(tx: TransactionSql, table: WarehouseTableName, bulkRows: number = BULK_ROWS): Promise<number> {
+export async function applyStagedTable(tx: TransactionSql, table: WarehouseTableName, batchId: string, bulkRows: number = BULK_ROWS): Promise<number> {
   const definition = WAREHOUSE_TABLES[table];
   const names = definition.columns.map((column) => column.name);
   const columns = names.map((name) => `"${name}"`).join(', ');
@@ -28,7 +28,16 @@ export async function applyStagedTable(tx: TransactionSql, table: WarehouseTable
          ON CONFLICT ("${definition.sourceKey}", last_updated_date, last_updated_time) DO NOTHING`,
       )
     ).count;
-  return (await isBulk(tx, table, bulkRows)) ? withForeignKeysRebuilt(tx, table, append) : append();
+  const checkReferences = () => assertFactReferencesExist(tx, table, batchId);
+  const { staged, bulk } = await stagedSize(tx, table, bulkRows);
+  if (!bulk) {
+    await checkReferences();
+    return append();
+  }
+  const written = await withForeignKeysRebuilt(tx, table, append, checkReferences);
+  // The rebuilt keys checked the rows written; versions already stored were skipped, not checked.
+  if (written < staged) await checkReferences();
+  return written;
 }
 
 /**
@@ -38,12 +47,12 @@ export async function applyStagedTable(tx: TransactionSql, table: WarehouseTable
  */
 export const BULK_ROWS = 10_000;
 
-async function isBulk(tx: TransactionSql, table: WarehouseTableName, bulkRows: number): Promise<boolean> {
+async function stagedSize(tx: TransactionSql, table: WarehouseTableName, bulkRows: number): Promise<{ staged: number; bulk: boolean }> {
   const [sizes] = await tx.unsafe<{ staged: number; existing: number }[]>(
     `SELECT (SELECT count(*) FROM stage_${table})::int AS staged, greatest((SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)), 0)::int AS existing`,
     [table],
   );
-  return sizes!.staged >= bulkRows && sizes!.staged >= sizes!.existing / 5;
+  return { staged: sizes!.staged, bulk: sizes!.staged >= bulkRows && sizes!.staged >= sizes!.existing / 5 };
 }
 
 /**
@@ -53,14 +62,22 @@ async function isBulk(tx: TransactionSql, table: WarehouseTableName, bulkRows: n
  * never holds a row they would refuse. The table is locked for writes and reads until commit,
  * which a bulk load (the first, typically) can afford.
  */
-async function withForeignKeysRebuilt<T>(tx: TransactionSql, table: WarehouseTableName, work: () => Promise<T>): Promise<T> {
+async function withForeignKeysRebuilt<T>(tx: TransactionSql, table: WarehouseTableName, work: () => Promise<T>, explainViolation: () => Promise<void>): Promise<T> {
   const keys = await tx<{ name: string; definition: string }[]>`
     SELECT conname AS name, pg_get_constraintdef(oid) AS definition FROM pg_constraint
     WHERE conrelid = to_regclass(${table}) AND contype = 'f' ORDER BY conname`;
   for (const key of keys) await tx.unsafe(`ALTER TABLE ${table} DROP CONSTRAINT ${quoteIdentifier(key.name)}`);
   const result = await work();
-  // Identifiers and definitions come from the catalog, not from input.
-  for (const key of keys) await tx.unsafe(`ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdentifier(key.name)} ${key.definition}`);
+  try {
+    // Identifiers and definitions come from the catalog, not from input.
+    await tx.savepoint(async (sp) => {
+      for (const key of keys) await sp.unsafe(`ALTER TABLE ${table} ADD CONSTRAINT ${quoteIdentifier(key.name)} ${key.definition}`);
+    });
+  } catch (error) {
+    // A key refused a row: name it the way a row-by-row load would have (the savepoint keeps the transaction usable).
+    if ((error as { code?: string }).code === '23503') await explainViolation();
+    throw error;
+  }
   return result;
 }
 

@@ -5,7 +5,7 @@ import { withDuckDb, type DuckDbSettings } from '../shared/duckdb-session';
 import { PipelineStateError } from '../shared/errors';
 import type { ProcessedManifest } from '../shared/processed-manifest';
 import { FACT_NAMES, WAREHOUSE_TABLE_NAMES, WAREHOUSE_TABLES, type WarehouseTableName } from '../shared/warehouse-tables';
-import { applyStagedTable, assertFactReferencesExist } from './apply-table';
+import { applyStagedTable } from './apply-table';
 import { migrateWarehouse } from './migrate';
 import { stageParquet } from './stage-table';
 
@@ -90,8 +90,7 @@ export async function loadBatch(deps: LoadDependencies, batchId: string): Promis
         if (!output) continue;
         const tableStarted = Date.now();
         await stageParquet(tx, session, deps.s3, deps.processedBucket, table, output.key);
-        if (WAREHOUSE_TABLES[table].kind === 'fact') await assertFactReferencesExist(tx, table, batchId);
-        written[table] = await applyStagedTable(tx, table, deps.bulkRows);
+        written[table] = await applyStagedTable(tx, table, batchId, deps.bulkRows);
         log('table loaded', { batchId, table, rows: written[table], staged: output.rows, durationMs: Date.now() - tableStarted });
       }
       const newestChange = await newestStagedChange(tx, manifest);

@@ -45,6 +45,23 @@ describe('load', () => {
     return (await readLatestManifest<ProcessedManifest>(s3, transformDeps.processedBucket))!;
   }
 
+  /** A processed batch 2 whose one sales order names staff 999: written by hand, as a broken transform would. */
+  async function commitBatchWithUnknownStaff(first: ProcessedManifest): Promise<void> {
+    const attemptId = newAttemptId();
+    const key = processedTableKey('fact_sales_order', '0000000002', attemptId);
+    const parquet = await readObject(s3, deps.processedBucket, first.tables.fact_sales_order!.key);
+    await s3.send(new PutObjectCommand({ Bucket: deps.processedBucket, Key: key, Body: await withStaff999(parquet, workRoot) }));
+    await commitManifest(s3, deps.processedBucket, {
+      formatVersion: 1,
+      batchId: '0000000002',
+      attemptId,
+      previousBatchId: '0000000001',
+      transformedAt: new Date().toISOString(),
+      tables: { fact_sales_order: { key, rows: 1 } },
+      state: first.state,
+    } as ProcessedManifest);
+  }
+
   /** Every warehouse table's content, as text, to compare whole states. */
   async function warehouseState(): Promise<Record<string, string[]>> {
     const state: Record<string, string[]> = {};
@@ -207,20 +224,7 @@ describe('load', () => {
   it('fails a batch whose fact references a dimension key the warehouse does not hold, naming table, key and batch', async () => {
     const first = await prepareBatch();
     await loadPendingBatches(deps);
-    // A processed batch 2 whose one sales order names staff 999: written by hand, as a broken transform would.
-    const attemptId = newAttemptId();
-    const key = processedTableKey('fact_sales_order', '0000000002', attemptId);
-    const parquet = await readObject(s3, deps.processedBucket, first.tables.fact_sales_order!.key);
-    await s3.send(new PutObjectCommand({ Bucket: deps.processedBucket, Key: key, Body: await withStaff999(parquet, workRoot) }));
-    await commitManifest(s3, deps.processedBucket, {
-      formatVersion: 1,
-      batchId: '0000000002',
-      attemptId,
-      previousBatchId: '0000000001',
-      transformedAt: new Date().toISOString(),
-      tables: { fact_sales_order: { key, rows: 1 } },
-      state: first.state,
-    } as ProcessedManifest);
+    await commitBatchWithUnknownStaff(first);
     const before = await warehouseState();
 
     await expect(loadPendingBatches(deps)).rejects.toMatchObject({
@@ -240,18 +244,7 @@ describe('load', () => {
     expect(await foreignKeys()).toEqual(keysBefore);
     expect(keysBefore).toHaveLength(24); // 9 on sales orders, 8 on purchase orders, 7 on payments
 
-    const attemptId = newAttemptId();
-    const key = processedTableKey('fact_sales_order', '0000000002', attemptId);
-    await s3.send(new PutObjectCommand({ Bucket: deps.processedBucket, Key: key, Body: await withStaff999(await readObject(s3, deps.processedBucket, first.tables.fact_sales_order!.key), workRoot) }));
-    await commitManifest(s3, deps.processedBucket, {
-      formatVersion: 1,
-      batchId: '0000000002',
-      attemptId,
-      previousBatchId: '0000000001',
-      transformedAt: new Date().toISOString(),
-      tables: { fact_sales_order: { key, rows: 1 } },
-      state: first.state,
-    } as ProcessedManifest);
+    await commitBatchWithUnknownStaff(first);
     await expect(loadPendingBatches({ ...deps, bulkRows: 1 })).rejects.toMatchObject({ name: 'BadInputError' });
     expect(await foreignKeys()).toEqual(keysBefore);
   });
