@@ -234,15 +234,17 @@ describe('load', () => {
     expect(await warehouseState()).toEqual(before);
   });
 
-  it('applies a bulk batch with its foreign keys rebuilt: the same rows, every key back, a dangling key still refused', async () => {
-    const foreignKeys = () => warehouse.sql`SELECT conrelid::regclass::text AS t, conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE contype = 'f' ORDER BY 1, 2`;
+  it('applies a bulk batch with its keys rebuilt: the same rows, every key back, a dangling key still refused', async () => {
+    const foreignKeys = () =>
+      warehouse.sql`SELECT conrelid::regclass::text AS t, conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE contype IN ('f', 'u') ORDER BY 1, 2`;
     await migrateWarehouse(warehouse.sql);
     const keysBefore = await foreignKeys();
     const first = await prepareBatch();
     const bulk = await loadPendingBatches({ ...deps, bulkRows: 1 });
     expect(bulk.rows).toMatchObject({ fact_sales_order: 33, fact_purchase_order: 50, fact_payment: 38 });
     expect(await foreignKeys()).toEqual(keysBefore);
-    expect(keysBefore).toHaveLength(24); // 9 on sales orders, 8 on purchase orders, 7 on payments
+    // Foreign keys: 9 on sales orders, 8 on purchase orders, 7 on payments; a unique version key on each.
+    expect(keysBefore).toHaveLength(27);
 
     await commitBatchWithUnknownStaff(first);
     await expect(loadPendingBatches({ ...deps, bulkRows: 1 })).rejects.toMatchObject({ name: 'BadInputError' });
