@@ -236,7 +236,7 @@ describe('load', () => {
 
   it('applies a bulk batch with its keys rebuilt: the same rows, every key back, a dangling key still refused', async () => {
     const foreignKeys = () =>
-      warehouse.sql`SELECT conrelid::regclass::text AS t, conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE contype IN ('f', 'u') ORDER BY 1, 2`;
+      warehouse.sql`SELECT conrelid::regclass::text AS t, conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE contype IN ('f', 'u') AND connamespace = current_schema()::regnamespace ORDER BY 1, 2`;
     await migrateWarehouse(warehouse.sql);
     const keysBefore = await foreignKeys();
     const first = await prepareBatch();
