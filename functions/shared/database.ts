@@ -14,9 +14,11 @@ export type SecretReader = (secretId: string) => Promise<string>;
  */
 export async function resolveDatabaseUrl(credentials: DatabaseCredentials, readSecret: SecretReader): Promise<string> {
   if ('url' in credentials) return credentials.url;
+  // Failing to read the secret (throttling, permissions) stays what it is; only its content is ours to judge.
+  const text = await readSecret(credentials.secretId);
   let secret: Record<string, unknown>;
   try {
-    secret = JSON.parse(await readSecret(credentials.secretId)) as Record<string, unknown>;
+    secret = JSON.parse(text) as Record<string, unknown>;
   } catch (error) {
     throw new ConfigurationError(`Secret ${credentials.secretId} is not a JSON object of database credentials`, { cause: error });
   }

@@ -29,17 +29,35 @@ describe('npm run bench', () => {
     });
     const report = JSON.parse(readFileSync(out, 'utf-8')) as BenchReport;
 
-    const [full, incremental] = report.steps;
-    expect(full!.step).toBe('extract (full)');
-    expect(full!.rows).toBe(report.source.totalRows);
-    for (const [table, rows] of Object.entries(report.source.rows)) expect([table, full!.measured.tables[table]?.rows]).toEqual([table, rows]);
-    expect(full!.baseline!.rows).toBe(full!.rows);
+    const byStep = Object.fromEntries(report.steps.map((step) => [step.step, step]));
+    expect(Object.keys(byStep)).toEqual([
+      'extract (full)',
+      'transform (full)',
+      'load (full)',
+      'extract (incremental)',
+      'transform (incremental)',
+      'load (incremental)',
+    ]);
+    const full = byStep['extract (full)']!;
+    const incremental = byStep['extract (incremental)']!;
+    expect(full.rows).toBe(report.source.totalRows);
+    for (const [table, rows] of Object.entries(report.source.rows)) expect([table, full.measured.tables[table]?.rows]).toEqual([table, rows]);
+    expect(full.baseline!.rows).toBe(full.rows);
 
-    expect(incremental!.step).toBe('extract (incremental)');
-    expect(incremental!.rows).toBeGreaterThan(0);
-    expect(incremental!.rows).toBeLessThan(full!.rows);
-    expect(incremental!.rows).toBe(report.activity.rows);
-    expect(incremental!.baseline!.rows).toBe(incremental!.rows);
+    expect(incremental.rows).toBeGreaterThan(0);
+    expect(incremental.rows).toBeLessThan(full.rows);
+    expect(incremental.rows).toBe(report.activity.rows);
+    expect(incremental.baseline!.rows).toBe(incremental.rows);
+
+    // Transform reads what Extract wrote; Load and its baseline write the same rows.
+    expect(byStep['transform (full)']!.rows).toBe(full.rows);
+    expect(byStep['transform (full)']!.baseline!.rows).toBe(full.rows);
+    expect(byStep['transform (incremental)']!.rows).toBe(incremental.rows);
+    for (const run of ['full', 'incremental']) {
+      const load = byStep[`load (${run})`]!;
+      expect(load.rows).toBeGreaterThan(0);
+      expect(load.baseline!.rows).toBe(load.rows);
+    }
 
     for (const step of report.steps) expect(step.peakRssMb).toBeGreaterThan(0);
     expect(report.machine.cpus).toBeGreaterThan(0);

@@ -1,0 +1,108 @@
+import { CloudwatchMetricAlarm, type CloudwatchMetricAlarmConfig } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
+import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic';
+import { SnsTopicSubscription } from '@cdktf/provider-aws/lib/sns-topic-subscription';
+import { Construct } from 'constructs';
+import { PIPELINE_STEPS } from '../state-machine/definition';
+import type { InfraConfig } from './config';
+import type { PipelineFunctions } from './functions';
+
+/** The Duration alarm fires when a step gets this close to its timeout. */
+export const DURATION_ALARM_FRACTION = 0.8;
+
+export interface PipelineAlarmTargets {
+  readonly stateMachineArn: string;
+  readonly functions: PipelineFunctions;
+}
+
+/**
+ * The alert topic (one email per failed execution, from the state machine's NotifyFailure state,
+ * plus CloudWatch alarms) and the alarms. The topic is not KMS-encrypted: CloudWatch alarms cannot
+ * publish to a topic under the AWS-managed SNS key.
+ */
+export class PipelineAlerting extends Construct {
+  readonly topic: SnsTopic;
+  readonly alarms: CloudwatchMetricAlarm[] = [];
+  private readonly config: InfraConfig;
+
+  constructor(scope: Construct, id: string, config: InfraConfig) {
+    super(scope, id);
+    this.config = config;
+    this.topic = new SnsTopic(this, 'topic', { name: `${config.resourcePrefix}-alerts`, displayName: 'ToteSys pipeline' });
+    // Email subscriptions stay "pending confirmation" until the recipient clicks the link AWS sends.
+    new SnsTopicSubscription(this, 'email', { topicArn: this.topic.arn, protocol: 'email', endpoint: config.alertEmail });
+  }
+
+  /** Alarms on the state machine's executions and on each step's function. */
+  watch({ stateMachineArn, functions }: PipelineAlarmTargets): void {
+    const prefix = this.config.resourcePrefix;
+    const execution = { namespace: 'AWS/States', dimensions: { StateMachineArn: stateMachineArn } };
+    this.alarm('execution-failed', {
+      alarmName: `${prefix}-execution-failed`,
+      alarmDescription: 'A pipeline execution failed. The alert email from the state machine names the step, the error and the input that re-runs it.',
+      ...execution,
+      metricName: 'ExecutionsFailed',
+      statistic: 'Sum',
+      period: 300,
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparisonOperator: 'GreaterThanThreshold',
+      treatMissingData: 'notBreaching',
+    });
+    const hours = this.config.staleAfterHours;
+    this.alarm('no-successful-execution', {
+      alarmName: `${prefix}-no-successful-execution`,
+      alarmDescription: `No pipeline execution succeeded for ${hours} hour(s): the warehouse is going stale. Check the schedule and the latest executions.`,
+      ...execution,
+      metricName: 'ExecutionsSucceeded',
+      statistic: 'Sum',
+      period: 3600,
+      evaluationPeriods: hours,
+      datapointsToAlarm: hours,
+      threshold: 1,
+      comparisonOperator: 'LessThanThreshold',
+      // No data means no execution at all: that is exactly what this alarm is for.
+      treatMissingData: 'breaching',
+      // With the schedule switched off, nothing runs on purpose.
+      actionsEnabled: this.config.schedule.enabled,
+    });
+
+    for (const step of PIPELINE_STEPS) {
+      const { lambda, timeoutSeconds } = functions.steps[step];
+      const metric = { namespace: 'AWS/Lambda', dimensions: { FunctionName: lambda.functionName }, period: 300, evaluationPeriods: 1 };
+      this.alarm(`${step}-errors`, {
+        alarmName: `${prefix}-${step}-errors`,
+        alarmDescription: `The ${step} function failed (the state machine may have retried it: see its execution history).`,
+        ...metric,
+        metricName: 'Errors',
+        statistic: 'Sum',
+        threshold: 0,
+        comparisonOperator: 'GreaterThanThreshold',
+        treatMissingData: 'notBreaching',
+      });
+      this.alarm(`${step}-throttles`, {
+        alarmName: `${prefix}-${step}-throttles`,
+        alarmDescription: `The ${step} function was throttled: the account's Lambda concurrency is exhausted.`,
+        ...metric,
+        metricName: 'Throttles',
+        statistic: 'Sum',
+        threshold: 0,
+        comparisonOperator: 'GreaterThanThreshold',
+        treatMissingData: 'notBreaching',
+      });
+      this.alarm(`${step}-duration`, {
+        alarmName: `${prefix}-${step}-duration-near-timeout`,
+        alarmDescription: `The ${step} function ran longer than ${DURATION_ALARM_FRACTION * 100}% of its ${timeoutSeconds} s timeout: give it more memory or time before it times out.`,
+        ...metric,
+        metricName: 'Duration',
+        statistic: 'Maximum',
+        threshold: Math.round(timeoutSeconds * 1000 * DURATION_ALARM_FRACTION),
+        comparisonOperator: 'GreaterThanThreshold',
+        treatMissingData: 'notBreaching',
+      });
+    }
+  }
+
+  private alarm(id: string, config: Omit<CloudwatchMetricAlarmConfig, 'alarmActions'>): void {
+    this.alarms.push(new CloudwatchMetricAlarm(this, id, { ...config, alarmActions: [this.topic.arn] }));
+  }
+}

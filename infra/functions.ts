@@ -1,0 +1,177 @@
+import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
+import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
+import { Construct } from 'constructs';
+import { PIPELINE_STEPS, type PipelineStep } from '../state-machine/definition';
+import type { AwsAccount } from './aws-account';
+import type { InfraConfig } from './config';
+import { PIPELINE_FUNCTION_BUNDLES } from './function-bundles';
+import { ServiceRole, XRAY_WRITE, type PolicyStatement } from './iam';
+import { NodejsFunctionPackage, type FunctionPackage } from './nodejs-function';
+import type { PipelineSecrets } from './secrets';
+import type { PipelineStorage } from './storage';
+
+/** The service name in every log line (the steps' loggers set the same). */
+export const POWERTOOLS_SERVICE_NAME = 'totesys-pipeline';
+
+export interface PipelineFunctionsProps {
+  readonly config: InfraConfig;
+  readonly account: AwsAccount;
+  readonly storage: PipelineStorage;
+  readonly secrets: PipelineSecrets;
+  /** Packages built elsewhere; by default each is built (and cached) from functions/. */
+  readonly packages?: Partial<Record<PipelineStep, FunctionPackage>>;
+}
+
+export interface PipelineFunction {
+  readonly lambda: LambdaFunction;
+  readonly role: ServiceRole;
+  readonly logGroup: CloudwatchLogGroup;
+  readonly package: FunctionPackage;
+  readonly timeoutSeconds: number;
+}
+
+/**
+ * The three steps as Lambda functions: Node.js 22 on x86_64 (DuckDB's Linux x64 binary), X-Ray
+ * tracing, their own log group, and their own role that reaches only the bucket prefixes and the
+ * secret the step uses.
+ */
+export class PipelineFunctions extends Construct {
+  readonly steps: Readonly<Record<PipelineStep, PipelineFunction>>;
+
+  constructor(scope: Construct, id: string, props: PipelineFunctionsProps) {
+    super(scope, id);
+    const { config } = props;
+    const ingestion = props.storage.ingestionBucket;
+    const processed = props.storage.processedBucket;
+    const duckDbMemoryMb = (step: PipelineStep) => String(Math.floor(config.functions[step].memoryMb * 0.6));
+
+    const environment: Record<PipelineStep, Record<string, string>> = {
+      extract: { INGESTION_BUCKET: ingestion.bucket, TOTESYS_SECRET_ID: props.secrets.totesys.arn },
+      transform: { INGESTION_BUCKET: ingestion.bucket, PROCESSED_BUCKET: processed.bucket, TRANSFORM_MEMORY_LIMIT_MB: duckDbMemoryMb('transform') },
+      load: { PROCESSED_BUCKET: processed.bucket, WAREHOUSE_SECRET_ID: props.secrets.warehouse.arn, LOAD_MEMORY_LIMIT_MB: duckDbMemoryMb('load') },
+    };
+
+    // What each step may touch. Prefixes are the bucket layouts in the README.
+    const access: Record<PipelineStep, PolicyStatement[]> = {
+      extract: [
+        ...bucketAccess('Ingestion', ingestion.arn, { read: ['manifests/'], write: ['manifests/', 'tables/'] }),
+        readSecret('TotesysSecret', props.secrets.totesys.arn),
+      ],
+      transform: [
+        ...bucketAccess('Ingestion', ingestion.arn, { read: ['manifests/', 'tables/'], write: [] }),
+        ...bucketAccess('Processed', processed.arn, { read: ['manifests/', 'state/'], write: ['manifests/', 'tables/', 'state/'] }),
+      ],
+      load: [
+        ...bucketAccess('Processed', processed.arn, { read: ['manifests/', 'tables/'], write: [] }),
+        readSecret('WarehouseSecret', props.secrets.warehouse.arn),
+      ],
+    };
+
+    const steps = {} as Record<PipelineStep, PipelineFunction>;
+    for (const step of PIPELINE_STEPS) {
+      const name = `${config.resourcePrefix}-${step}`;
+      const sizing = config.functions[step];
+      const logGroup = new CloudwatchLogGroup(this, `${step}-logs`, {
+        name: `/aws/lambda/${name}`,
+        retentionInDays: config.logRetentionDays,
+      });
+      const role = new ServiceRole(this, `${step}-role`, {
+        name,
+        description: `Runs the ToteSys pipeline's ${step} step`,
+        service: 'lambda.amazonaws.com',
+        statements: [
+          {
+            Sid: 'OwnLogGroup',
+            Effect: 'Allow',
+            Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+            Resource: `${logGroup.arn}:*`,
+          },
+          XRAY_WRITE,
+          ...(config.vpc ? [VPC_NETWORK_INTERFACES] : []),
+          ...access[step],
+        ],
+      });
+      const pkg = new NodejsFunctionPackage(this, `${step}-package`, {
+        name: step,
+        bundle: PIPELINE_FUNCTION_BUNDLES[step],
+        prebuilt: props.packages?.[step],
+      });
+      const lambda = new LambdaFunction(this, step, {
+        functionName: name,
+        description: `ToteSys pipeline: ${step} step`,
+        role: role.arn,
+        runtime: 'nodejs22.x',
+        architectures: ['x86_64'],
+        handler: 'index.handler',
+        filename: pkg.asset.path,
+        sourceCodeHash: pkg.package.codeSha256,
+        memorySize: sizing.memoryMb,
+        timeout: sizing.timeoutSeconds,
+        ephemeralStorage: { size: sizing.ephemeralStorageMb },
+        environment: {
+          variables: {
+            ...environment[step],
+            POWERTOOLS_SERVICE_NAME,
+            POWERTOOLS_LOG_LEVEL: config.functionLogLevel,
+            // The bundle ships its source map: stack traces name the TypeScript files.
+            NODE_OPTIONS: '--enable-source-maps',
+          },
+        },
+        tracingConfig: { mode: 'Active' },
+        loggingConfig: { logFormat: 'Text', logGroup: logGroup.name },
+        vpcConfig: config.vpc ? { subnetIds: [...config.vpc.subnetIds], securityGroupIds: [...config.vpc.securityGroupIds] } : undefined,
+        // The role's permissions (logs first of all) must be in place before the first invocation.
+        dependsOn: [role.policy, logGroup],
+      });
+      steps[step] = { lambda, role, logGroup, package: pkg.package, timeoutSeconds: sizing.timeoutSeconds };
+    }
+    this.steps = steps;
+  }
+
+  get roleArns(): string[] {
+    return PIPELINE_STEPS.map((step) => this.steps[step].role.arn);
+  }
+}
+
+/**
+ * Read (and optionally write) access to some prefixes of one bucket. Listing is for the manifest
+ * prefix only. `IfExists`: S3 answers a GET or HEAD of a missing key with 404 only to a caller
+ * allowed to list the bucket, and that check carries no prefix; the steps rely on the 404 to see
+ * that a batch is not committed yet.
+ */
+function bucketAccess(sid: string, bucketArn: string, prefixes: { read: readonly string[]; write: readonly string[] }): PolicyStatement[] {
+  const objects = (list: readonly string[]) => list.map((prefix) => `${bucketArn}/${prefix}*`);
+  const statements: PolicyStatement[] = [
+    {
+      Sid: `${sid}ListManifests`,
+      Effect: 'Allow',
+      Action: 's3:ListBucket',
+      Resource: bucketArn,
+      Condition: { StringLikeIfExists: { 's3:prefix': ['manifests/*'] } },
+    },
+    { Sid: `${sid}Read`, Effect: 'Allow', Action: 's3:GetObject', Resource: objects(prefixes.read) },
+  ];
+  if (prefixes.write.length > 0) {
+    statements.push({ Sid: `${sid}Write`, Effect: 'Allow', Action: ['s3:PutObject', 's3:AbortMultipartUpload'], Resource: objects(prefixes.write) });
+  }
+  return statements;
+}
+
+function readSecret(sid: string, secretArn: string): PolicyStatement {
+  return { Sid: sid, Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: secretArn };
+}
+
+/** What Lambda needs to attach a function to the VPC (AWSLambdaVPCAccessExecutionRole); EC2 takes no narrower resource. */
+const VPC_NETWORK_INTERFACES: PolicyStatement = {
+  Sid: 'VpcNetworkInterfaces',
+  Effect: 'Allow',
+  Action: [
+    'ec2:CreateNetworkInterface',
+    'ec2:DescribeNetworkInterfaces',
+    'ec2:DescribeSubnets',
+    'ec2:DeleteNetworkInterface',
+    'ec2:AssignPrivateIpAddresses',
+    'ec2:UnassignPrivateIpAddresses',
+  ],
+  Resource: '*',
+};

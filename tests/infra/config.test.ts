@@ -1,0 +1,80 @@
+import { DEFAULT_FUNCTION_SIZING, InfraConfigError, readInfraConfig } from '../../infra/config';
+
+const email = { PIPELINE_ALERT_EMAIL: 'data-team@example.com' };
+
+describe('the infrastructure configuration', () => {
+  it('has a default for everything but the alert email', () => {
+    expect(readInfraConfig(email)).toEqual({
+      region: 'eu-west-2',
+      namePrefix: 'totesys-pipeline',
+      environment: 'dev',
+      resourcePrefix: 'totesys-pipeline-dev',
+      alertEmail: 'data-team@example.com',
+      schedule: { expression: 'rate(15 minutes)', enabled: true },
+      secrets: {
+        totesys: { create: true, name: 'totesys-pipeline-dev/totesys' },
+        warehouse: { create: true, name: 'totesys-pipeline-dev/warehouse' },
+      },
+      vpc: undefined,
+      functions: DEFAULT_FUNCTION_SIZING,
+      functionLogLevel: 'INFO',
+      logRetentionDays: 30,
+      stateMachineLogLevel: 'ERROR',
+      staleAfterHours: 3,
+      forceDestroy: false,
+      backend: { type: 'local' },
+    });
+  });
+
+  it('names the variable and the context key of a missing alert email', () => {
+    expect(() => readInfraConfig({})).toThrow(new InfraConfigError('Missing PIPELINE_ALERT_EMAIL (cdktf.json context "alertEmail"): an email address: the address that receives failure alerts'));
+  });
+
+  it('reads cdktf.json context, and lets the environment override it', () => {
+    const context: Record<string, unknown> = { alertEmail: 'ops@example.com', environment: 'staging', scheduleEnabled: false, transformMemoryMb: 4096, subnetIds: ['subnet-01', 'subnet-02'], securityGroupIds: 'sg-01' };
+    const config = readInfraConfig({ PIPELINE_ENVIRONMENT: 'prod' }, (key) => context[key]);
+    expect(config).toMatchObject({
+      alertEmail: 'ops@example.com',
+      environment: 'prod',
+      resourcePrefix: 'totesys-pipeline-prod',
+      schedule: { enabled: false },
+      vpc: { subnetIds: ['subnet-01', 'subnet-02'], securityGroupIds: ['sg-01'] },
+    });
+    expect(config.functions.transform).toEqual({ memoryMb: 4096, timeoutSeconds: 900, ephemeralStorageMb: 4096 });
+  });
+
+  it('uses existing secrets when their names are given', () => {
+    expect(readInfraConfig({ ...email, PIPELINE_TOTESYS_SECRET_NAME: 'shared/totesys-readonly' }).secrets).toEqual({
+      totesys: { create: false, name: 'shared/totesys-readonly' },
+      warehouse: { create: true, name: 'totesys-pipeline-dev/warehouse' },
+    });
+  });
+
+  it('keeps state in S3 when a state bucket is named', () => {
+    expect(readInfraConfig({ ...email, PIPELINE_STATE_BUCKET: 'acme-tf-state', PIPELINE_STATE_REGION: 'eu-west-1', PIPELINE_STATE_LOCK_TABLE: 'tf-locks' }).backend).toEqual({
+      type: 's3',
+      bucket: 'acme-tf-state',
+      key: 'totesys-pipeline-dev/terraform.tfstate',
+      region: 'eu-west-1',
+      dynamodbTable: 'tf-locks',
+    });
+  });
+
+  it.each([
+    [{ PIPELINE_SCHEDULE_EXPRESSION: 'every 15 minutes' }, /PIPELINE_SCHEDULE_EXPRESSION \(cdktf.json context "scheduleExpression"\) must be an EventBridge Scheduler expression/],
+    [{ PIPELINE_SCHEDULE_ENABLED: 'yes' }, /PIPELINE_SCHEDULE_ENABLED .* must be true or false, not "yes"/],
+    [{ PIPELINE_STATE_MACHINE_LOG_LEVEL: 'FATAL' }, /PIPELINE_STATE_MACHINE_LOG_LEVEL .* must be one of ERROR, ALL/],
+    [{ PIPELINE_TRANSFORM_MEMORY_MB: '20000' }, /PIPELINE_TRANSFORM_MEMORY_MB .* must be a whole number from 128 to 10240/],
+    [{ PIPELINE_LOAD_TIMEOUT_SECONDS: '901' }, /PIPELINE_LOAD_TIMEOUT_SECONDS .* from 1 to 900/],
+    [{ PIPELINE_EXTRACT_EPHEMERAL_STORAGE_MB: '256' }, /PIPELINE_EXTRACT_EPHEMERAL_STORAGE_MB .* from 512 to 10240/],
+    [{ PIPELINE_LOG_RETENTION_DAYS: '10' }, /PIPELINE_LOG_RETENTION_DAYS .* must be one of 1, 3, 5, 7, 14, 30/],
+    [{ PIPELINE_SUBNET_IDS: 'subnet-01' }, /PIPELINE_SUBNET_IDS .* and PIPELINE_SECURITY_GROUP_IDS .* go together/],
+    [{ PIPELINE_SUBNET_IDS: 'my subnet', PIPELINE_SECURITY_GROUP_IDS: 'sg-01' }, /PIPELINE_SUBNET_IDS .* must be comma-separated ids/],
+    [{ PIPELINE_ENVIRONMENT: 'Prod' }, /PIPELINE_ENVIRONMENT .* must be lower-case letters and digits, not "Prod"/],
+    [{ PIPELINE_NAME_PREFIX: 'a-very-long-name-prefix-for-this', PIPELINE_ENVIRONMENT: 'production' }, /at most 32 characters/],
+    [{ PIPELINE_REGION: 'London' }, /PIPELINE_REGION .* must be an AWS region/],
+    [{ PIPELINE_ALERT_EMAIL: 'not-an-address' }, /PIPELINE_ALERT_EMAIL .* must be an email address/],
+  ])('refuses %o, naming the variable', (env, message) => {
+    expect(() => readInfraConfig({ ...email, ...env })).toThrow(message);
+  });
+});

@@ -1,0 +1,239 @@
+import { PIPELINE_STEPS } from '../../state-machine/definition';
+import { asList, ref, resourcesOf, resourceWhere, statementsOf, synthesizePipeline, type Resource, type Statement, type SynthesizedPipeline } from './synth';
+
+/**
+ * The security properties of the synthesized policies, read back from the Terraform JSON: what
+ * each role may do, what the bucket policies refuse, and that nothing grants everything.
+ */
+let synth: SynthesizedPipeline;
+beforeAll(() => {
+  synth = synthesizePipeline();
+});
+afterAll(() => synth?.cleanup());
+
+const prefix = 'totesys-pipeline-dev';
+const role = (name: string) => resourceWhere(synth.tf, 'aws_iam_role', 'name', `${prefix}-${name}`);
+const policyOf = (roleName: string) => statementsOf(resourceWhere(synth.tf, 'aws_iam_role_policy', 'role', ref(role(roleName), 'id')).policy);
+const bucket = (kind: 'ingestion' | 'processed') => resourcesOf(synth.tf, 'aws_s3_bucket').find((b) => String(b.bucket).startsWith(`${prefix}-${kind}-`))!;
+const bucketArn = (kind: 'ingestion' | 'processed') => ref(bucket(kind), 'arn');
+const secretArn = (id: string) => ref(resourceWhere(synth.tf, 'aws_secretsmanager_secret', 'name', `${prefix}/${id}`), 'arn');
+const allowed = (statements: Statement[], action: string) =>
+  statements.filter((s) => s.Effect === 'Allow' && asList(s.Action).includes(action)).flatMap((s) => asList(s.Resource));
+const actionsOf = (statements: Statement[]) => new Set(statements.flatMap((s) => asList(s.Action)));
+
+function everyIdentityPolicy(): { where: string; statements: Statement[] }[] {
+  return [
+    ...resourcesOf(synth.tf, 'aws_iam_role_policy').map((p) => ({ where: p['@address'], statements: statementsOf(p.policy) })),
+    ...resourcesOf(synth.tf, 'aws_iam_role').map((r) => ({ where: r['@address'], statements: statementsOf(r.assume_role_policy) })),
+  ];
+}
+
+describe('no policy grants everything', () => {
+  it('has no Allow of a wildcard action ("*" or "service:*") on resource "*", and no NotAction or NotResource', () => {
+    const policies = [
+      ...everyIdentityPolicy(),
+      ...resourcesOf(synth.tf, 'aws_s3_bucket_policy').map((p) => ({ where: p['@address'], statements: statementsOf(p.policy) })),
+    ];
+    expect(policies.length).toBeGreaterThan(0);
+    for (const { where, statements } of policies) {
+      for (const statement of statements) {
+        expect({ where, keys: Object.keys(statement).filter((k) => k.startsWith('Not')) }).toEqual({ where, keys: [] });
+        if (statement.Effect !== 'Allow') continue;
+        const wildcardActions = asList(statement.Action).filter((a) => a === '*' || a.endsWith(':*'));
+        expect({ where, sid: statement.Sid, wildcardActions }).toEqual({ where, sid: statement.Sid, wildcardActions: [] });
+      }
+    }
+  });
+
+  it('allows on resource "*" only the actions AWS accepts no narrower resource for', () => {
+    const onAnything = new Set(
+      everyIdentityPolicy()
+        .flatMap(({ statements }) => statements)
+        .filter((s) => s.Effect === 'Allow' && asList(s.Resource).includes('*'))
+        .flatMap((s) => asList(s.Action)),
+    );
+    expect([...onAnything].sort()).toEqual(
+      [
+        'xray:PutTraceSegments',
+        'xray:PutTelemetryRecords',
+        'xray:GetSamplingRules',
+        'xray:GetSamplingTargets',
+        'logs:CreateLogDelivery',
+        'logs:GetLogDelivery',
+        'logs:UpdateLogDelivery',
+        'logs:DeleteLogDelivery',
+        'logs:ListLogDeliveries',
+        'logs:PutResourcePolicy',
+        'logs:DescribeResourcePolicies',
+        'logs:DescribeLogGroups',
+      ].sort(),
+    );
+  });
+});
+
+describe('each step’s role', () => {
+  it.each(PIPELINE_STEPS)('%s is assumed by Lambda only and writes only to its own log group', (step) => {
+    expect(statementsOf(role(step).assume_role_policy)).toEqual([
+      { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+    ]);
+    const logGroup = resourceWhere(synth.tf, 'aws_cloudwatch_log_group', 'name', `/aws/lambda/${prefix}-${step}`);
+    const statements = policyOf(step);
+    expect(allowed(statements, 'logs:PutLogEvents')).toEqual([`${ref(logGroup, 'arn')}:*`]);
+    expect(allowed(statements, 'logs:CreateLogStream')).toEqual([`${ref(logGroup, 'arn')}:*`]);
+    expect(allowed(statements, 'xray:PutTraceSegments')).toEqual(['*']);
+    expect([...actionsOf(statements)].filter((a) => a.startsWith('ec2:'))).toEqual([]);
+  });
+
+  it('extract reads and writes only the ingestion bucket’s manifests and tables, and reads only the ToteSys secret', () => {
+    const statements = policyOf('extract');
+    const ingestion = bucketArn('ingestion');
+    expect(allowed(statements, 's3:GetObject')).toEqual([`${ingestion}/manifests/*`]);
+    expect(allowed(statements, 's3:PutObject').sort()).toEqual([`${ingestion}/manifests/*`, `${ingestion}/tables/*`]);
+    expect(allowed(statements, 's3:ListBucket')).toEqual([ingestion]);
+    expect(allowed(statements, 'secretsmanager:GetSecretValue')).toEqual([secretArn('totesys')]);
+    expect(JSON.stringify(statements)).not.toContain(bucketArn('processed'));
+  });
+
+  it('transform reads the ingestion bucket, reads and writes the processed bucket, and reads no secret', () => {
+    const statements = policyOf('transform');
+    const [ingestion, processed] = [bucketArn('ingestion'), bucketArn('processed')];
+    expect(allowed(statements, 's3:GetObject').sort()).toEqual(
+      [`${ingestion}/manifests/*`, `${ingestion}/tables/*`, `${processed}/manifests/*`, `${processed}/state/*`].sort(),
+    );
+    expect(allowed(statements, 's3:PutObject').sort()).toEqual([`${processed}/manifests/*`, `${processed}/state/*`, `${processed}/tables/*`]);
+    expect(allowed(statements, 's3:ListBucket').sort()).toEqual([ingestion, processed].sort());
+    expect([...actionsOf(statements)].filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
+  });
+
+  it('load only reads the processed bucket, and reads only the warehouse secret', () => {
+    const statements = policyOf('load');
+    const processed = bucketArn('processed');
+    expect(allowed(statements, 's3:GetObject').sort()).toEqual([`${processed}/manifests/*`, `${processed}/tables/*`]);
+    expect(allowed(statements, 's3:PutObject')).toEqual([]);
+    expect(allowed(statements, 's3:ListBucket')).toEqual([processed]);
+    expect(allowed(statements, 'secretsmanager:GetSecretValue')).toEqual([secretArn('warehouse')]);
+    expect(JSON.stringify(statements)).not.toContain(bucketArn('ingestion'));
+  });
+
+  it.each(PIPELINE_STEPS)('%s may list only the manifests/ prefix, and may never delete', (step) => {
+    const statements = policyOf(step);
+    for (const list of statements.filter((s) => asList(s.Action).includes('s3:ListBucket'))) {
+      expect(list.Condition).toEqual({ StringLikeIfExists: { 's3:prefix': ['manifests/*'] } });
+    }
+    expect([...actionsOf(statements)].filter((a) => /Delete/.test(a))).toEqual([]);
+    const s3Actions = [...actionsOf(statements)].filter((a) => a.startsWith('s3:')).sort();
+    expect(s3Actions.every((a) => ['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListBucket', 's3:PutObject'].includes(a))).toBe(true);
+  });
+
+  it('joins the VPC’s network interfaces only when a VPC is configured', () => {
+    const vpc = synthesizePipeline({ PIPELINE_SUBNET_IDS: 'subnet-0a1', PIPELINE_SECURITY_GROUP_IDS: 'sg-0c3' });
+    try {
+      for (const step of PIPELINE_STEPS) {
+        const r = resourceWhere(vpc.tf, 'aws_iam_role', 'name', `${prefix}-${step}`);
+        const statements = statementsOf(resourceWhere(vpc.tf, 'aws_iam_role_policy', 'role', ref(r, 'id')).policy);
+        expect(allowed(statements, 'ec2:CreateNetworkInterface')).toEqual(['*']);
+        expect(allowed(statements, 'ec2:DeleteNetworkInterface')).toEqual(['*']);
+      }
+    } finally {
+      vpc.cleanup();
+    }
+  });
+});
+
+describe('the state machine’s role', () => {
+  it('is assumed by Step Functions for this account only', () => {
+    const [caller] = Object.keys(synth.tf.data.aws_caller_identity ?? {});
+    expect(statementsOf(role('state-machine').assume_role_policy)).toEqual([
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'states.amazonaws.com' },
+        Action: 'sts:AssumeRole',
+        Condition: { StringEquals: { 'aws:SourceAccount': `\${data.aws_caller_identity.${caller}.account_id}` } },
+      },
+    ]);
+  });
+
+  it('invokes the three functions (and their versions), publishes to the topic and lists only its own executions', () => {
+    const statements = policyOf('state-machine');
+    const functionArns = PIPELINE_STEPS.map((step) => ref(resourceWhere(synth.tf, 'aws_lambda_function', 'function_name', `${prefix}-${step}`), 'arn'));
+    expect(allowed(statements, 'lambda:InvokeFunction').sort()).toEqual(functionArns.flatMap((arn) => [arn, `${arn}:*`]).sort());
+    expect(allowed(statements, 'sns:Publish')).toEqual([ref(resourceWhere(synth.tf, 'aws_sns_topic', 'name', `${prefix}-alerts`), 'arn')]);
+    const [caller] = Object.keys(synth.tf.data.aws_caller_identity ?? {});
+    const [partition] = Object.keys(synth.tf.data.aws_partition ?? {});
+    expect(allowed(statements, 'states:ListExecutions')).toEqual([
+      `arn:\${data.aws_partition.${partition}.partition}:states:eu-west-2:\${data.aws_caller_identity.${caller}.account_id}:stateMachine:${prefix}`,
+    ]);
+    expect(allowed(statements, 'logs:CreateLogDelivery')).toEqual(['*']);
+    expect(allowed(statements, 'xray:PutTraceSegments')).toEqual(['*']);
+    expect([...actionsOf(statements)].filter((a) => a.startsWith('s3:') || a.startsWith('secretsmanager:'))).toEqual([]);
+  });
+
+  it('lets the scheduler start only this state machine', () => {
+    const machine = resourceWhere(synth.tf, 'aws_sfn_state_machine', 'name', prefix);
+    expect(policyOf('scheduler')).toEqual([{ Sid: 'StartPipeline', Effect: 'Allow', Action: 'states:StartExecution', Resource: ref(machine, 'arn') }]);
+    expect(statementsOf(role('scheduler').assume_role_policy)[0]).toMatchObject({ Principal: { Service: 'scheduler.amazonaws.com' } });
+  });
+});
+
+describe('the bucket policies', () => {
+  const pipelineRoleArns = () => PIPELINE_STEPS.map((step) => ref(role(step), 'arn'));
+  const bucketPolicy = (kind: 'ingestion' | 'processed'): Statement[] =>
+    statementsOf(resourceWhere(synth.tf, 'aws_s3_bucket_policy', 'bucket', ref(bucket(kind), 'id')).policy);
+  const bySid = (kind: 'ingestion' | 'processed', sid: string) => bucketPolicy(kind).find((s) => s.Sid === sid)!;
+
+  it.each(['ingestion', 'processed'] as const)('the %s bucket refuses every request not made over TLS', (kind) => {
+    expect(bySid(kind, 'DenyInsecureTransport')).toEqual({
+      Sid: 'DenyInsecureTransport',
+      Effect: 'Deny',
+      Principal: '*',
+      Action: 's3:*',
+      Resource: [bucketArn(kind), `${bucketArn(kind)}/*`],
+      Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+    });
+  });
+
+  it.each(['ingestion', 'processed'] as const)('the %s bucket refuses the pipeline’s deletes', (kind) => {
+    expect(bySid(kind, 'DenyDeletesByThePipeline')).toEqual({
+      Sid: 'DenyDeletesByThePipeline',
+      Effect: 'Deny',
+      Principal: '*',
+      Action: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
+      Resource: `${bucketArn(kind)}/*`,
+      Condition: { ArnEquals: { 'aws:PrincipalArn': pipelineRoleArns() } },
+    });
+  });
+
+  it.each(['ingestion', 'processed'] as const)('the %s bucket refuses a pipeline manifest write that is not If-None-Match: *', (kind) => {
+    const manifests = `${bucketArn(kind)}/manifests/*`;
+    expect(bySid(kind, 'DenyManifestWritesWithoutIfNoneMatch')).toMatchObject({
+      Effect: 'Deny',
+      Action: 's3:PutObject',
+      Resource: manifests,
+      Condition: { ArnEquals: { 'aws:PrincipalArn': pipelineRoleArns() }, Null: { 's3:if-none-match': 'true' } },
+    });
+    expect(bySid(kind, 'DenyManifestOverwrites')).toMatchObject({
+      Effect: 'Deny',
+      Action: 's3:PutObject',
+      Resource: manifests,
+      Condition: { ArnEquals: { 'aws:PrincipalArn': pipelineRoleArns() }, StringNotEquals: { 's3:if-none-match': '*' } },
+    });
+    expect(bucketPolicy(kind).every((s) => s.Effect === 'Deny')).toBe(true);
+  });
+
+  it('leaves no bucket public', () => {
+    const blocks = resourcesOf(synth.tf, 'aws_s3_bucket_public_access_block');
+    expect(blocks.map((b) => b.bucket).sort()).toEqual(resourcesOf(synth.tf, 'aws_s3_bucket').map((b) => ref(b, 'id')).sort());
+    for (const block of blocks) {
+      expect([block.block_public_acls, block.block_public_policy, block.ignore_public_acls, block.restrict_public_buckets]).toEqual([true, true, true, true]);
+    }
+    for (const policy of resourcesOf(synth.tf, 'aws_s3_bucket_policy')) {
+      expect(statementsOf(policy.policy).filter((s) => s.Effect === 'Allow')).toEqual([]);
+    }
+    expect(resourcesOf(synth.tf, 'aws_s3_bucket_acl')).toEqual([]);
+  });
+
+  it('encrypts every bucket at rest', () => {
+    const encrypted = resourcesOf(synth.tf, 'aws_s3_bucket_server_side_encryption_configuration');
+    expect(encrypted.map((e) => e.bucket).sort()).toEqual(resourcesOf(synth.tf, 'aws_s3_bucket').map((b: Resource) => ref(b, 'id')).sort());
+  });
+});
