@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Sql, TransactionSql } from 'postgres';
-import { batchIdOf, findManifest, manifestKey, nextBatchId, readLatestManifest, sequenceOf } from '../shared/batch-manifests';
+import { batchIdOf, findManifest, manifestKey, nextBatchId, previousBatchIdOf, readLatestManifest, sequenceOf } from '../shared/batch-manifests';
 import { withDuckDb, type DuckDbSettings } from '../shared/duckdb-session';
 import { PipelineStateError } from '../shared/errors';
 import type { ProcessedManifest } from '../shared/processed-manifest';
@@ -79,7 +79,7 @@ export async function loadBatch(deps: LoadDependencies, batchId: string): Promis
         log('batch already loaded', { batchId });
         return undefined;
       }
-      const previous = sequenceOf(batchId) > 1 ? batchIdOf(sequenceOf(batchId) - 1) : undefined;
+      const previous = previousBatchIdOf(batchId);
       if (previous && (await tx`SELECT 1 FROM pipeline_load_ledger WHERE batch_id = ${previous}`).length === 0) {
         throw new PipelineStateError(`Batch ${batchId} cannot be loaded before batch ${previous}: load the batches in order`);
       }

@@ -41,6 +41,12 @@ export function nextBatchId(batchId: string | undefined | null): string {
   return batchIdOf(batchId ? sequenceOf(batchId) + 1 : 1);
 }
 
+/** The batch before `batchId`, or undefined for the first batch. */
+export function previousBatchIdOf(batchId: string): string | undefined {
+  const sequence = sequenceOf(batchId);
+  return sequence > 1 ? batchIdOf(sequence - 1) : undefined;
+}
+
 export function manifestKey(batchId: string): string {
   const inverted = String(MAX_SEQUENCE - sequenceOf(batchId)).padStart(DIGITS, '0');
   return `${MANIFEST_PREFIX}${inverted}_batch-${batchId}.json`;

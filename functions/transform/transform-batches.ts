@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { batchIdOf, commitManifest, findManifest, newAttemptId, nextBatchId, readLatestManifest, readManifest, sequenceOf } from '../shared/batch-manifests';
+import { batchIdOf, commitManifest, findManifest, newAttemptId, nextBatchId, previousBatchIdOf, readLatestManifest, readManifest, sequenceOf } from '../shared/batch-manifests';
 import { PipelineStateError } from '../shared/errors';
 import type { IngestionManifest } from '../shared/ingestion-manifest';
 import { processedTableKey, type ProcessedManifest, type ProcessedTable } from '../shared/processed-manifest';
@@ -58,7 +58,7 @@ export async function transformBatch(deps: TransformDependencies, batchId: strin
   const log = deps.log ?? (() => {});
   const done = await findManifest<ProcessedManifest>(deps.s3, deps.processedBucket, batchId);
   if (done) return done;
-  const expectedPrevious = sequenceOf(batchId) > 1 ? batchIdOf(sequenceOf(batchId) - 1) : undefined;
+  const expectedPrevious = previousBatchIdOf(batchId);
   if (previous?.batchId !== expectedPrevious) {
     throw new PipelineStateError(`Batch ${batchId} cannot be transformed before batch ${expectedPrevious} (the newest transformed is ${previous?.batchId ?? 'none'})`);
   }

@@ -5,8 +5,6 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { STEP_STATE, type PipelineStep, type StateMachineDefinition } from '../../state-machine/definition';
 import { LOCAL_ARNS, localDefinition } from '../../state-machine/local-definition';
 
-export { LOCAL_ARNS, localDefinition };
-
 /**
  * Runs the real state-machine definition with aws-local-stepfunctions: its Task states call the
  * steps' handlers in-process, the overlap check reads this machine's own execution records, and the
