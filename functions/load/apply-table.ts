@@ -34,11 +34,7 @@ export async function applyStagedTable(tx: TransactionSql, table: WarehouseTable
     await checkReferences();
     return append();
   }
-  // Into an empty table (the first load) the version key can be rebuilt too: every version is
-  // new, and one index build by sort is much cheaper than a million index insertions.
-  const [{ empty }] = (await tx.unsafe(`SELECT NOT EXISTS (SELECT 1 FROM ${table}) AS empty`)) as unknown as [{ empty: boolean }];
-  const insertAll = async () => (await tx.unsafe(`INSERT INTO ${table} (${columns}) SELECT ${columns} FROM stage_${table}`)).count;
-  const written = await withConstraintsRebuilt(tx, table, empty ? ['f', 'u'] : ['f'], empty ? insertAll : append, checkReferences);
+  const written = await withConstraintsRebuilt(tx, table, ['f'], append, checkReferences);
   // The rebuilt keys checked the rows written; versions already stored were skipped, not checked.
   if (written < staged) await checkReferences();
   return written;
@@ -67,7 +63,7 @@ async function stagedSize(tx: TransactionSql, table: WarehouseTableName, bulkRow
  * never holds a row they would refuse. The table is locked for writes and reads until commit,
  * which a bulk load (the first, typically) can afford.
  */
-async function withConstraintsRebuilt<T>(
+export async function withConstraintsRebuilt<T>(
   tx: TransactionSql,
   table: WarehouseTableName,
   kinds: readonly ('f' | 'u')[],
@@ -101,12 +97,12 @@ function quoteIdentifier(name: string): string {
  * after the batch's dimensions were applied, naming the table, the column, the key and the batch
  * (the foreign keys would refuse it too, with a less helpful message).
  */
-export async function assertFactReferencesExist(tx: TransactionSql, table: WarehouseTableName, batchId: string): Promise<void> {
+export async function assertFactReferencesExist(tx: TransactionSql, table: WarehouseTableName, batchId: string, rows: string = `stage_${table}`): Promise<void> {
   for (const column of WAREHOUSE_TABLES[table].columns) {
     if (!column.references) continue;
     const dimension = WAREHOUSE_TABLES[column.references];
     const [dangling] = await tx.unsafe<{ key: string }[]>(
-      `SELECT s."${column.name}"::text AS key FROM stage_${table} s
+      `SELECT s."${column.name}"::text AS key FROM ${rows} s
        WHERE NOT EXISTS (SELECT 1 FROM ${dimension.name} d WHERE d."${dimension.primaryKey}" = s."${column.name}")
        LIMIT 1`,
     );
@@ -116,4 +112,34 @@ export async function assertFactReferencesExist(tx: TransactionSql, table: Wareh
       );
     }
   }
+}
+
+/**
+ * The first load of a table: with nothing in it yet, the batch's rows are copied straight into the
+ * table, with a fact table's keys (foreign and unique) dropped and rebuilt around the copy: one
+ * pass over the rows and one index build by sort, instead of staging, inserting and checking
+ * each row. Returns the rows written.
+ */
+export async function loadIntoEmptyTable(tx: TransactionSql, table: WarehouseTableName, batchId: string, copy: () => Promise<void>): Promise<number> {
+  const count = async () => ((await tx.unsafe(`SELECT count(*)::int AS rows FROM ${table}`)) as unknown as [{ rows: number }])[0].rows;
+  if (WAREHOUSE_TABLES[table].kind === 'dimension') {
+    await copy();
+    return count();
+  }
+  return withConstraintsRebuilt(
+    tx,
+    table,
+    ['f', 'u'],
+    async () => {
+      await copy();
+      return count();
+    },
+    () => assertFactReferencesExist(tx, table, batchId, table),
+  );
+}
+
+/** True when the table holds no row. */
+export async function isEmpty(tx: TransactionSql, table: WarehouseTableName): Promise<boolean> {
+  const [{ empty }] = (await tx.unsafe(`SELECT NOT EXISTS (SELECT 1 FROM ${table}) AS empty`)) as unknown as [{ empty: boolean }];
+  return empty;
 }

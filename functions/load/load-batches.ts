@@ -5,9 +5,9 @@ import { withDuckDb, type DuckDbSettings } from '../shared/duckdb-session';
 import { PipelineStateError } from '../shared/errors';
 import type { ProcessedManifest } from '../shared/processed-manifest';
 import { FACT_NAMES, WAREHOUSE_TABLE_NAMES, WAREHOUSE_TABLES, type WarehouseTableName } from '../shared/warehouse-tables';
-import { applyStagedTable } from './apply-table';
+import { applyStagedTable, BULK_ROWS, isEmpty, loadIntoEmptyTable } from './apply-table';
 import { migrateWarehouse } from './migrate';
-import { stageParquet } from './stage-table';
+import { copyParquetInto, createStagingTable } from './stage-table';
 
 export interface LoadDependencies {
   readonly warehouse: Sql;
@@ -85,15 +85,25 @@ export async function loadBatch(deps: LoadDependencies, batchId: string): Promis
       }
 
       const written: Partial<Record<WarehouseTableName, number>> = {};
+      /** Where each table's rows of this batch can be read back: its staging table, or the table itself on a first load. */
+      const batchRows = new Map<WarehouseTableName, string>();
       for (const table of WAREHOUSE_TABLE_NAMES) {
         const output = manifest.tables[table];
         if (!output) continue;
         const tableStarted = Date.now();
-        await stageParquet(tx, session, deps.s3, deps.processedBucket, table, output.key);
-        written[table] = await applyStagedTable(tx, table, batchId, deps.bulkRows);
+        const source = { s3: deps.s3, bucket: deps.processedBucket, key: output.key };
+        if (output.rows >= (deps.bulkRows ?? BULK_ROWS) && (await isEmpty(tx, table))) {
+          written[table] = await loadIntoEmptyTable(tx, table, batchId, () => copyParquetInto(tx, session, source, table, table));
+          batchRows.set(table, table);
+        } else {
+          const staging = await createStagingTable(tx, table);
+          await copyParquetInto(tx, session, source, table, staging);
+          written[table] = await applyStagedTable(tx, table, batchId, deps.bulkRows);
+          batchRows.set(table, staging);
+        }
         log('table loaded', { batchId, table, rows: written[table], staged: output.rows, durationMs: Date.now() - tableStarted });
       }
-      const newestChange = await newestStagedChange(tx, manifest);
+      const newestChange = await newestLoadedChange(tx, batchRows);
       await tx`INSERT INTO pipeline_load_ledger (batch_id, processed_manifest_key, rows, newest_change)
                VALUES (${batchId}, ${manifestKey(batchId)}, ${tx.json(written as Record<string, number>)}, ${newestChange})`;
       // ToteSys stamps UTC wall-clock time without a zone; the lag feeds the freshness metric.
@@ -105,12 +115,12 @@ export async function loadBatch(deps: LoadDependencies, batchId: string): Promis
 }
 
 /** The newest last_updated among the batch's fact versions, for the warehouse's freshness. */
-async function newestStagedChange(tx: TransactionSql, manifest: ProcessedManifest): Promise<string | null> {
-  const staged = FACT_NAMES.filter((fact) => manifest.tables[fact]);
-  if (staged.length === 0) return null;
+async function newestLoadedChange(tx: TransactionSql, rowsOf: ReadonlyMap<WarehouseTableName, string>): Promise<string | null> {
+  const facts = FACT_NAMES.filter((fact) => rowsOf.has(fact));
+  if (facts.length === 0) return null;
   const [row] = await tx.unsafe<{ newest: string | null }[]>(
-    `SELECT max(last_updated_date + last_updated_time)::text AS newest FROM (${staged
-      .map((fact) => `SELECT last_updated_date, last_updated_time FROM stage_${fact}`)
+    `SELECT max(last_updated_date + last_updated_time)::text AS newest FROM (${facts
+      .map((fact) => `SELECT last_updated_date, last_updated_time FROM ${rowsOf.get(fact)}`)
       .join(' UNION ALL ')}) versions`,
   );
   return row?.newest ?? null;

@@ -4,28 +4,36 @@ import path from 'node:path';
 import type { TransactionSql } from 'postgres';
 import { copyIn } from '../shared/database';
 import type { DuckDbSession } from '../shared/duckdb-session';
-import { WAREHOUSE_TABLES, type WarehouseTableName } from '../shared/warehouse-tables';
 import { downloadObject } from '../shared/s3-files';
+import { WAREHOUSE_TABLES, type WarehouseTableName } from '../shared/warehouse-tables';
 
 /**
- * Puts one Parquet object into a temporary staging table `stage_<table>` (dropped at commit),
- * with the warehouse table's column types. DuckDB turns the Parquet into CSV on local disk and the
- * file streams into `COPY … FROM STDIN`: no row passes through JavaScript, memory stays flat.
+ * Streams one Parquet object into `target` (a staging table, or the warehouse table itself on a
+ * first load) with `COPY … FROM STDIN`. DuckDB turns the Parquet into CSV on local disk and the
+ * file streams into PostgreSQL: no row passes through JavaScript, memory stays flat.
  */
-export async function stageParquet(
+export async function copyParquetInto(
   tx: TransactionSql,
   session: DuckDbSession,
-  s3: S3Client,
-  bucket: string,
+  source: { readonly s3: S3Client; readonly bucket: string; readonly key: string },
   table: WarehouseTableName,
-  key: string,
+  target: string,
 ): Promise<void> {
-  const columns = WAREHOUSE_TABLES[table].columns.map((column) => `"${column.name}"`).join(', ');
+  const columns = columnList(table);
   const parquet = path.join(session.dir, 'in', `${table}.parquet`);
   const csv = path.join(session.dir, 'in', `${table}.csv`);
-  await downloadObject(s3, bucket, key, parquet);
+  await downloadObject(source.s3, source.bucket, source.key, parquet);
   // Empty strings are quoted and NULLs are bare, which is how PostgreSQL's CSV tells them apart.
   await session.run(`COPY (SELECT ${columns} FROM read_parquet($1)) TO $2 (FORMAT csv, HEADER false)`, [parquet, csv]);
-  await tx.unsafe(`CREATE TEMPORARY TABLE stage_${table} ON COMMIT DROP AS SELECT ${columns} FROM ${table} WITH NO DATA`);
-  await copyIn(tx, `COPY stage_${table} (${columns}) FROM STDIN WITH (FORMAT csv)`, createReadStream(csv));
+  await copyIn(tx, `COPY ${target} (${columns}) FROM STDIN WITH (FORMAT csv)`, createReadStream(csv));
+}
+
+/** A temporary staging table `stage_<table>` (dropped at commit) with the warehouse table's columns. */
+export async function createStagingTable(tx: TransactionSql, table: WarehouseTableName): Promise<string> {
+  await tx.unsafe(`CREATE TEMPORARY TABLE stage_${table} ON COMMIT DROP AS SELECT ${columnList(table)} FROM ${table} WITH NO DATA`);
+  return `stage_${table}`;
+}
+
+function columnList(table: WarehouseTableName): string {
+  return WAREHOUSE_TABLES[table].columns.map((column) => `"${column.name}"`).join(', ');
 }

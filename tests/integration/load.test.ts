@@ -251,6 +251,26 @@ describe('load', () => {
     expect(await foreignKeys()).toEqual(keysBefore);
   });
 
+  it('refuses a first load whose facts reference keys it does not hold, keeping every key of the empty tables', async () => {
+    const first = await prepareBatch();
+    await migrateWarehouse(warehouse.sql);
+    const keys = () => warehouse.sql`SELECT conname FROM pg_constraint WHERE connamespace = current_schema()::regnamespace ORDER BY 1`;
+    const keysBefore = await keys();
+    // Batch 1 with its facts but none of its dimensions: every fact's keys dangle.
+    const broken = { ...first, tables: { fact_payment: first.tables.fact_payment! } };
+    const processed = await freshBucket(s3, 'processed-broken');
+    await s3.send(new PutObjectCommand({ Bucket: processed, Key: first.tables.fact_payment!.key, Body: await readObject(s3, deps.processedBucket, first.tables.fact_payment!.key) }));
+    await commitManifest(s3, processed, broken);
+
+    await expect(loadPendingBatches({ ...deps, processedBucket: processed, bulkRows: 1 })).rejects.toMatchObject({
+      name: 'BadInputError',
+      message: expect.stringMatching(/^Batch 0000000001: fact_payment\.\w+ references dim_\w+ key .+, which the warehouse does not hold$/),
+    });
+    expect(await keys()).toEqual(keysBefore);
+    const [{ count }] = (await warehouse.sql`SELECT count(*)::int AS count FROM fact_payment`) as unknown as [{ count: number }];
+    expect(count).toBe(0);
+  });
+
   it('works for a warehouse user that owns only its own schema', async () => {
     const role = `warehouse_owner_${process.pid}`;
     await warehouse.sql.unsafe(`DROP ROLE IF EXISTS ${role}`);
