@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { readExtractConfig } from '../shared/config';
-import { openDatabase, resolveDatabaseUrl, withConnectionErrors } from '../shared/database';
+import { withDatabase } from '../shared/database';
 import { createS3Client } from '../shared/s3';
 import { secretsManagerReader } from '../shared/secrets';
 import { stepLogger } from '../shared/step-logger';
@@ -13,18 +13,8 @@ let config: ReturnType<typeof readExtractConfig> | undefined;
 /** Extract step: wiring only. Connects per invocation, so rotated credentials are picked up. */
 export const handler = middy(async (): Promise<ExtractResult> => {
   config ??= readExtractConfig();
-  const url = await resolveDatabaseUrl(config.totesys, secretsManagerReader());
-  const totesys = openDatabase(url, { max: 1 });
-  try {
-    return await withConnectionErrors('ToteSys', url, () =>
-      extractChangedRows({
-        totesys,
-        s3: createS3Client(config!.s3),
-        ingestionBucket: config!.ingestionBucket,
-        log: (message, fields) => logger.info(message, fields),
-      }),
-    );
-  } finally {
-    await totesys.end({ timeout: 5 });
-  }
+  const { s3, ingestionBucket } = config;
+  return withDatabase('ToteSys', config.totesys, secretsManagerReader(), (totesys) =>
+    extractChangedRows({ totesys, s3: createS3Client(s3), ingestionBucket, log: (message, fields) => logger.info(message, fields) }),
+  );
 }).use(injectLambdaContext(logger));

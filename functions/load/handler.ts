@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { readLoadConfig } from '../shared/config';
-import { openDatabase, resolveDatabaseUrl, withConnectionErrors } from '../shared/database';
+import { withDatabase } from '../shared/database';
 import { createS3Client } from '../shared/s3';
 import { secretsManagerReader } from '../shared/secrets';
 import { stepLogger } from '../shared/step-logger';
@@ -19,22 +19,11 @@ export interface LoadInput {
 /** Load step: wiring only. Connects per invocation, so rotated credentials are picked up. */
 export const handler = middy(async (input: LoadInput = {}): Promise<LoadResult> => {
   config ??= readLoadConfig();
-  const url = await resolveDatabaseUrl(config.warehouse, secretsManagerReader());
-  const warehouse = openDatabase(url, { max: 1 });
-  try {
-    return await withConnectionErrors('Warehouse', url, () =>
-      loadPendingBatches(
-        {
-          warehouse,
-          s3: createS3Client(config!.s3),
-          processedBucket: config!.processedBucket,
-          duckdb: config!.duckdb,
-          log: (message, fields) => logger.info(message, fields),
-        },
-        input.latestBatchId ?? input.batchId ?? null,
-      ),
-    );
-  } finally {
-    await warehouse.end({ timeout: 5 });
-  }
+  const { s3, processedBucket, duckdb } = config;
+  return withDatabase('Warehouse', config.warehouse, secretsManagerReader(), (warehouse) =>
+    loadPendingBatches(
+      { warehouse, s3: createS3Client(s3), processedBucket, duckdb, log: (message, fields) => logger.info(message, fields) },
+      input.latestBatchId ?? input.batchId ?? null,
+    ),
+  );
 }).use(injectLambdaContext(logger));

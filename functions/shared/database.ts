@@ -137,3 +137,18 @@ export async function copyIn(sql: Pick<Sql, 'unsafe'>, query: string, source: Re
   }
   await pipeline(source, writable);
 }
+
+/**
+ * Runs `work` with a one-connection pool to the database `credentials` name, opened for this call
+ * and closed after it (a Lambda connects per invocation, so rotated credentials are picked up);
+ * a connection failure becomes a retryable SourceUnavailableError naming the database.
+ */
+export async function withDatabase<T>(label: string, credentials: DatabaseCredentials, readSecret: SecretReader, work: (sql: Sql) => Promise<T>): Promise<T> {
+  const url = await resolveDatabaseUrl(credentials, readSecret);
+  const sql = openDatabase(url, { max: 1 });
+  try {
+    return await withConnectionErrors(label, url, () => work(sql));
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}

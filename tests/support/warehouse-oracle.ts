@@ -1,3 +1,4 @@
+import { WAREHOUSE_TABLE_NAMES } from '../../functions/shared/warehouse-tables';
 import type { Sql } from 'postgres';
 
 /**
@@ -328,27 +329,13 @@ export function calendar(first: string, last: string): CanonicalRow[] {
   return rows;
 }
 
-export const WAREHOUSE_TABLES_TO_DUMP = [
-  'dim_date',
-  'dim_staff',
-  'dim_location',
-  'dim_currency',
-  'dim_design',
-  'dim_counterparty',
-  'dim_transaction',
-  'dim_payment_type',
-  'fact_sales_order',
-  'fact_purchase_order',
-  'fact_payment',
-] as const;
-
 /**
  * The whole warehouse as text, every row of every star-schema table (surrogate keys included, so
  * a row deleted and re-added shows), and the load ledger's batches with what they recorded.
  */
 export async function dumpWarehouse(warehouse: Sql): Promise<Record<string, string[]>> {
   const dump: Record<string, string[]> = {};
-  for (const table of WAREHOUSE_TABLES_TO_DUMP) {
+  for (const table of WAREHOUSE_TABLE_NAMES) {
     dump[table] = (await warehouse.unsafe<{ r: string }[]>(`SELECT t::text AS r FROM ${table} t ORDER BY 1`)).map((row) => row.r);
   }
   dump.pipeline_load_ledger = (
