@@ -1,10 +1,14 @@
-import type { S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { gzipSync } from 'node:zlib';
 import type { Sql } from 'postgres';
 import { PipelineStateError } from '../shared/errors';
 import { commitManifest, newAttemptId, nextBatchId, readLatestManifest } from '../shared/batch-manifests';
-import { ingestionObjectKey, type IngestedTable, type IngestionManifest } from '../shared/ingestion-manifest';
+import { deletionsObjectKey, ingestionObjectKey, keySetsObjectKey, type IngestedTable, type IngestionManifest } from '../shared/ingestion-manifest';
 import { TOTESYS_TABLES, TOTESYS_TABLE_NAMES, type TotesysTableName } from '../shared/totesys-tables';
 import { canPrefilterCurrent, committedXidsSql, extractionBounds, formatSnapshot, parseSnapshot, scanMode } from './row-versions';
+import type { KeyRanges } from './key-ranges';
+import { nextKeySet, readKeySets, readWholeKeySet, writeKeySets } from './key-sets';
+import { ensureLakeIdentity, lakeReference, readSourceIdentity } from './lake-identity';
 import { assertSourceSchema } from './schema-drift';
 import { uploadChangedRows } from './upload-changed-rows';
 
@@ -25,6 +29,8 @@ export interface ExtractResult {
   /** The newest committed batch after this run (this run's, or an earlier one): what Transform works up to. */
   readonly latestBatchId: string | null;
   readonly rows: Partial<Record<TotesysTableName, number>>;
+  /** Keys deleted since the last batch, per table. */
+  readonly deleted: Partial<Record<TotesysTableName, number>>;
   readonly totalRows: number;
 }
 
@@ -41,11 +47,13 @@ export async function extractChangedRows(deps: ExtractDependencies): Promise<Ext
   const batchId = nextBatchId(previous?.batchId);
   const attemptId = newAttemptId(now());
   log('extract started', { batchId, attemptId, previousBatchId: previous?.batchId ?? null });
+  const previousKeySets = previous?.state.keySetsKey ? await readKeySets(deps.s3, deps.ingestionBucket, previous.state.keySetsKey) : undefined;
 
   return deps.totesys.begin('ISOLATION LEVEL REPEATABLE READ READ ONLY', async (tx) => {
     // The first statement fixes the transaction's snapshot: every table is read as of this instant.
     const [{ snapshot: snapshotText }] = (await tx`SELECT pg_current_snapshot()::text AS snapshot`) as unknown as [{ snapshot: string }];
     const snapshot = parseSnapshot(snapshotText);
+    const lake = await ensureLakeIdentity(deps.s3, deps.ingestionBucket, await readSourceIdentity(tx), now());
     if (previous && parseSnapshot(previous.state.snapshot).xmax > snapshot.xmax) {
       throw new PipelineStateError(
         `ToteSys transaction ids went backwards (batch ${previous.batchId} saw ${previous.state.snapshot}, now ${snapshotText}): ` +
@@ -56,21 +64,39 @@ export async function extractChangedRows(deps: ExtractDependencies): Promise<Ext
     for (const [name, value] of Object.entries(extractionBounds(snapshot, previous?.state))) {
       await tx`SELECT set_config(${name}, ${value}, true)`;
     }
+    if (previous && !previousKeySets) log('no key sets in the previous batch: deletions are detected from the next batch on', { batchId });
 
     const mode = scanMode(snapshot, previous?.state);
     const tables: Partial<Record<TotesysTableName, IngestedTable>> = {};
+    const deletions: Partial<Record<TotesysTableName, IngestedTable>> = {};
+    const keySets: Partial<Record<TotesysTableName, KeyRanges>> = {};
     for (const name of TOTESYS_TABLE_NAMES) {
       const started = Date.now();
-      const ingested = await uploadChangedRows(tx, deps.s3, deps.ingestionBucket, TOTESYS_TABLES[name], mode, ingestionObjectKey(name, batchId, attemptId));
+      const table = TOTESYS_TABLES[name];
+      const previousKeys = previousKeySets?.tables[name];
+      const extractedKeys: number[] | undefined = previousKeys ? [] : undefined;
+      const ingested = await uploadChangedRows(tx, deps.s3, deps.ingestionBucket, table, mode, ingestionObjectKey(name, batchId, attemptId), extractedKeys);
       if (ingested) tables[name] = ingested;
-      log('table extracted', { batchId, table: name, rows: ingested?.rows ?? 0, bytes: ingested?.bytes ?? 0, durationMs: Date.now() - started });
+      let deleted: number[] = [];
+      if (previousKeys && extractedKeys) {
+        const next = await nextKeySet(tx, table, previousKeys, extractedKeys);
+        keySets[name] = next.keys;
+        deleted = next.deleted;
+      } else {
+        keySets[name] = await readWholeKeySet(tx, table);
+      }
+      if (deleted.length > 0) deletions[name] = await uploadDeletedKeys(deps.s3, deps.ingestionBucket, table.primaryKey, deleted, deletionsObjectKey(name, batchId, attemptId));
+      log('table extracted', { batchId, table: name, rows: ingested?.rows ?? 0, bytes: ingested?.bytes ?? 0, deleted: deleted.length, durationMs: Date.now() - started });
     }
     const totalRows = Object.values(tables).reduce((sum, table) => sum + table.rows, 0);
-    if (totalRows === 0) {
+    const totalDeletions = Object.values(deletions).reduce((sum, table) => sum + table.rows, 0);
+    if (totalRows === 0 && totalDeletions === 0 && previousKeySets) {
       log('nothing changed', { latestBatchId: previous?.batchId ?? null });
-      return { batchId: null, manifestKey: null, latestBatchId: previous?.batchId ?? null, rows: {}, totalRows: 0 };
+      return { batchId: null, manifestKey: null, latestBatchId: previous?.batchId ?? null, rows: {}, deleted: {}, totalRows: 0 };
     }
 
+    const keySetsKey = keySetsObjectKey(batchId, attemptId);
+    await writeKeySets(deps.s3, deps.ingestionBucket, keySetsKey, { formatVersion: 1, batchId, tables: keySets });
     const committedXids = (await tx.unsafe(committedXidsSql(Object.values(TOTESYS_TABLES), canPrefilterCurrent(snapshot)))).map((row) =>
       String(row.id),
     );
@@ -79,15 +105,26 @@ export async function extractChangedRows(deps: ExtractDependencies): Promise<Ext
       batchId,
       previousBatchId: previous?.batchId ?? null,
       attemptId,
+      lake: lakeReference(lake),
       extractedAt: now().toISOString(),
       range: { from: previous?.state.snapshot ?? null, to: formatSnapshot(snapshot) },
-      state: { snapshot: formatSnapshot(snapshot), committedXids },
+      state: { snapshot: formatSnapshot(snapshot), committedXids, keySetsKey },
       tables,
       totalRows,
+      deletions,
+      totalDeletions,
     };
     const manifestKey = await commitManifest(deps.s3, deps.ingestionBucket, manifest);
-    const rows = Object.fromEntries(Object.entries(tables).map(([name, table]) => [name, table.rows]));
-    log('batch committed', { batchId, manifestKey, totalRows });
-    return { batchId, manifestKey, latestBatchId: batchId, rows, totalRows };
+    const counts = (entries: Partial<Record<TotesysTableName, IngestedTable>>) =>
+      Object.fromEntries(Object.entries(entries).map(([name, table]) => [name, table.rows]));
+    log('batch committed', { batchId, manifestKey, totalRows, totalDeletions });
+    return { batchId, manifestKey, latestBatchId: batchId, rows: counts(tables), deleted: counts(deletions), totalRows };
   });
+}
+
+/** The deleted keys of one table as a gzipped JSONL object, one `{"<primary key>": n}` a line. */
+async function uploadDeletedKeys(s3: S3Client, bucket: string, primaryKey: string, keys: readonly number[], key: string): Promise<IngestedTable> {
+  const body = gzipSync(keys.map((k) => `${JSON.stringify({ [primaryKey]: k })}\n`).join(''));
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/gzip', IfNoneMatch: '*' }));
+  return { key, rows: keys.length, bytes: body.length };
 }

@@ -25,13 +25,15 @@ export async function uploadChangedRows(
   table: SourceTable,
   mode: ScanMode,
   key: string,
+  /** Set to gather the primary keys of the rows extracted (the first column of every line). */
+  keys?: number[],
 ): Promise<IngestedTable | undefined> {
   const copy = await copyOut(sql, changedRowsCopySql(table, mode));
   const rows = copy[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const first = await rows.next();
   if (first.done) return undefined;
 
-  const lines = new CountLines();
+  const lines = new CountLines(keys);
   const bytes = new CountBytes();
   const body = new PassThrough();
   const upload = new Upload({
@@ -78,12 +80,31 @@ async function* gathered(head: Buffer, rest: AsyncIterator<Buffer>): AsyncGenera
   if (size > 0) yield Buffer.concat(pending, size);
 }
 
-/** Counts newline-terminated lines (one per row) as they pass. */
+/**
+ * Counts newline-terminated lines (one per row) as they pass and, given `keys`, gathers each
+ * line's first value: the primary key, which Extract selects first (`{"sales_order_id":12,…`).
+ */
 class CountLines extends Transform {
   count = 0;
+  private partial = '';
+  constructor(private readonly keys?: number[]) {
+    super();
+  }
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) this.count += 1;
+    let start = 0;
+    for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) {
+      this.count += 1;
+      if (this.keys) this.gatherKey(this.partial + chunk.toString('utf-8', start, at));
+      this.partial = '';
+      start = at + 1;
+    }
+    if (this.keys && start < chunk.length) this.partial += chunk.toString('utf-8', start);
     done(null, chunk);
+  }
+  private gatherKey(line: string): void {
+    const match = /^\{"[a-z_]+":(-?\d+)[,}]/.exec(line);
+    if (!match) throw new Error(`Extract could not read the primary key of the line ${line.slice(0, 80)}`);
+    this.keys!.push(Number(match[1]));
   }
 }
 

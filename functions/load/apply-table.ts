@@ -5,8 +5,9 @@ import { WAREHOUSE_TABLES, type WarehouseTableName } from '../shared/warehouse-t
 /**
  * Applies `stage_<table>` to the warehouse table, set-based: dimensions are upserted on their
  * natural key (type 1: latest values win; rows whose values did not change are not rewritten),
- * fact versions are appended, a version already present being skipped (its unique key is the
- * source key and last_updated). Returns the rows written.
+ * fact versions are appended when their content differs from the current version of their key
+ * (docs/trust.md: versions by content), so the same content extracted twice is stored once.
+ * Returns the rows written.
  */
 export async function applyStagedTable(tx: TransactionSql, table: WarehouseTableName, batchId: string, bulkRows: number = BULK_ROWS): Promise<number> {
   const definition = WAREHOUSE_TABLES[table];
@@ -21,13 +22,7 @@ export async function applyStagedTable(tx: TransactionSql, table: WarehouseTable
     );
     return result.count;
   }
-  const append = async () =>
-    (
-      await tx.unsafe(
-        `INSERT INTO ${table} (${columns}) SELECT ${columns} FROM stage_${table}
-         ON CONFLICT ("${definition.sourceKey}", last_updated_date, last_updated_time) DO NOTHING`,
-      )
-    ).count;
+  const append = async () => (await tx.unsafe(appendNewVersionsSql(table), [definition.sourceTable!])).count;
   const checkReferences = () => assertFactReferencesExist(tx, table, batchId);
   const { staged, bulk } = await stagedSize(tx, table, bulkRows);
   if (!bulk) {
@@ -38,6 +33,31 @@ export async function applyStagedTable(tx: TransactionSql, table: WarehouseTable
   // The rebuilt keys checked the rows written; versions already stored were skipped, not checked.
   if (written < staged) await checkReferences();
   return written;
+}
+
+/**
+ * The staged versions whose content differs from the current version of their key (or whose key
+ * has none: new, or deleted since), appended in one statement. "Current" is the highest record id
+ * of the key not followed by a deletion, as the current_* views define it.
+ */
+function appendNewVersionsSql(table: WarehouseTableName): string {
+  const definition = WAREHOUSE_TABLES[table];
+  const key = `"${definition.sourceKey}"`;
+  const record = `"${definition.primaryKey}"`;
+  const names = definition.columns.map((column) => `"${column.name}"`);
+  return `INSERT INTO ${table} (${names.join(', ')})
+    SELECT ${names.map((name) => `s.${name}`).join(', ')} FROM stage_${table} s
+    LEFT JOIN (
+      SELECT DISTINCT ON (f.${key}) f.* FROM ${table} f
+      WHERE f.${key} IN (SELECT ${key} FROM stage_${table})
+      ORDER BY f.${key}, f.${record} DESC
+    ) latest ON latest.${key} = s.${key}
+      AND NOT EXISTS (
+        SELECT 1 FROM source_row_deletions d
+        WHERE d.source_table = $1 AND d.source_key = latest.${key} AND d.last_record_id >= latest.${record}
+      )
+    WHERE latest.${key} IS NULL
+       OR (${names.map((name) => `latest.${name}`).join(', ')}) IS DISTINCT FROM (${names.map((name) => `s.${name}`).join(', ')})`;
 }
 
 /**
@@ -116,8 +136,8 @@ export async function assertFactReferencesExist(tx: TransactionSql, table: Wareh
 
 /**
  * The first load of a table: with nothing in it yet, the batch's rows are copied straight into the
- * table, with a fact table's keys (foreign and unique) dropped and rebuilt around the copy: one
- * pass over the rows and one index build by sort, instead of staging, inserting and checking
+ * table, with a fact table's foreign keys and version index dropped and rebuilt around the copy:
+ * one pass over the rows and one index build by sort, instead of staging, inserting and checking
  * each row. Returns the rows written.
  */
 export async function loadIntoEmptyTable(tx: TransactionSql, table: WarehouseTableName, batchId: string, copy: () => Promise<void>): Promise<number> {
@@ -130,12 +150,26 @@ export async function loadIntoEmptyTable(tx: TransactionSql, table: WarehouseTab
     tx,
     table,
     ['f', 'u'],
-    async () => {
-      await copy();
-      return count();
-    },
+    () =>
+      withIndexesRebuilt(tx, table, async () => {
+        await copy();
+        return count();
+      }),
     () => assertFactReferencesExist(tx, table, batchId, table),
   );
+}
+
+/** Runs `work` with the table's plain indexes (not those behind a key) dropped, then builds them again. */
+async function withIndexesRebuilt<T>(tx: TransactionSql, table: WarehouseTableName, work: () => Promise<T>): Promise<T> {
+  const indexes = await tx<{ name: string; definition: string }[]>`
+    SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition FROM pg_index i
+    WHERE i.indrelid = to_regclass(${table}) AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+    ORDER BY 1`;
+  // Names and definitions come from the catalog, not from input.
+  for (const index of indexes) await tx.unsafe(`DROP INDEX ${index.name}`);
+  const result = await work();
+  for (const index of indexes) await tx.unsafe(index.definition);
+  return result;
 }
 
 /** True when the table holds no row. */

@@ -5,7 +5,9 @@ import { withDuckDb, type DuckDbSettings } from '../shared/duckdb-session';
 import { PipelineStateError } from '../shared/errors';
 import type { ProcessedManifest } from '../shared/processed-manifest';
 import { FACT_NAMES, WAREHOUSE_TABLE_NAMES, WAREHOUSE_TABLES, type WarehouseTableName } from '../shared/warehouse-tables';
+import { applyDeletions } from './apply-deletions';
 import { applyStagedTable, BULK_ROWS, isEmpty, loadIntoEmptyTable } from './apply-table';
+import { assertSameLake, loadedLake, recordLake } from './lineage';
 import { migrateWarehouse } from './migrate';
 import { copyParquetInto, createStagingTable } from './stage-table';
 
@@ -25,9 +27,12 @@ export interface LoadResult {
   readonly latestBatchId: string | null;
   /** The batches this run loaded, oldest first (empty when all were loaded already). */
   readonly loadedBatchIds: readonly string[];
-  /** Rows written per table (a version or dimension row already present is not counted). */
-  readonly rows: Partial<Record<WarehouseTableName, number>>;
+  /** Rows written per table (a version or dimension row already present is not counted), deletions recorded included. */
+  readonly rows: Partial<Record<LoadedTableName, number>>;
 }
+
+/** What Load writes: the star-schema tables and the deletions it records. */
+export type LoadedTableName = WarehouseTableName | 'source_row_deletions';
 
 /** Any fixed number: every loader takes the same lock, so batches are applied one at a time. */
 const LOAD_LOCK = 7_411_002;
@@ -39,9 +44,11 @@ const LOAD_LOCK = 7_411_002;
  */
 export async function loadPendingBatches(deps: LoadDependencies, upToBatchId?: string | null): Promise<LoadResult> {
   await migrateWarehouse(deps.warehouse);
-  const target = upToBatchId ?? (await readLatestManifest<ProcessedManifest>(deps.s3, deps.processedBucket))?.batchId ?? null;
+  const newest = await readLatestManifest<ProcessedManifest>(deps.s3, deps.processedBucket);
+  assertSameLake(await loadedLake(deps.warehouse), newest, deps.processedBucket);
+  const target = upToBatchId ?? newest?.batchId ?? null;
   const loaded: string[] = [];
-  const rows: Partial<Record<WarehouseTableName, number>> = {};
+  const rows: Partial<Record<LoadedTableName, number>> = {};
   let latest = await latestLoadedBatch(deps.warehouse);
   if (target) {
     for (let sequence = sequenceOf(nextBatchId(latest)); sequence <= sequenceOf(target); sequence += 1) {
@@ -49,14 +56,14 @@ export async function loadPendingBatches(deps: LoadDependencies, upToBatchId?: s
       latest = batchIdOf(sequence);
       if (!written) continue;
       loaded.push(latest);
-      for (const [table, count] of Object.entries(written)) rows[table as WarehouseTableName] = (rows[table as WarehouseTableName] ?? 0) + count;
+      for (const [table, count] of Object.entries(written)) rows[table as LoadedTableName] = (rows[table as LoadedTableName] ?? 0) + count;
     }
   }
   return { latestBatchId: latest, loadedBatchIds: loaded, rows };
 }
 
 export async function latestLoadedBatch(warehouse: Sql): Promise<string | null> {
-  const [row] = await warehouse<{ batch_id: string | null }[]>`SELECT max(batch_id) AS batch_id FROM pipeline_load_ledger`;
+  const [row] = await warehouse<{ batch_id: string | null }[]>`SELECT max(batch_id) AS batch_id FROM pipeline.load_ledger`;
   return row?.batch_id ?? null;
 }
 
@@ -66,7 +73,7 @@ export async function latestLoadedBatch(warehouse: Sql): Promise<string | null> 
  * Returns the rows written per table, or undefined when the ledger shows the batch loaded already.
  * Refuses a batch whose predecessor is not loaded.
  */
-export async function loadBatch(deps: LoadDependencies, batchId: string): Promise<Partial<Record<WarehouseTableName, number>> | undefined> {
+export async function loadBatch(deps: LoadDependencies, batchId: string): Promise<Partial<Record<LoadedTableName, number>> | undefined> {
   const log = deps.log ?? (() => {});
   const manifest = await findManifest<ProcessedManifest>(deps.s3, deps.processedBucket, batchId);
   if (!manifest) throw new PipelineStateError(`Batch ${batchId} cannot be loaded: it has not been transformed`);
@@ -74,17 +81,17 @@ export async function loadBatch(deps: LoadDependencies, batchId: string): Promis
   return withDuckDb(deps.duckdb, (session) =>
     deps.warehouse.begin(async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(${LOAD_LOCK})`;
-      const [already] = await tx`SELECT 1 FROM pipeline_load_ledger WHERE batch_id = ${batchId}`;
+      const [already] = await tx`SELECT 1 FROM pipeline.load_ledger WHERE batch_id = ${batchId}`;
       if (already) {
         log('batch already loaded', { batchId });
         return undefined;
       }
       const previous = previousBatchIdOf(batchId);
-      if (previous && (await tx`SELECT 1 FROM pipeline_load_ledger WHERE batch_id = ${previous}`).length === 0) {
+      if (previous && (await tx`SELECT 1 FROM pipeline.load_ledger WHERE batch_id = ${previous}`).length === 0) {
         throw new PipelineStateError(`Batch ${batchId} cannot be loaded before batch ${previous}: load the batches in order`);
       }
 
-      const written: Partial<Record<WarehouseTableName, number>> = {};
+      const written: Partial<Record<LoadedTableName, number>> = {};
       /** Where each table's rows of this batch can be read back: its staging table, or the table itself on a first load. */
       const batchRows = new Map<WarehouseTableName, string>();
       for (const table of WAREHOUSE_TABLE_NAMES) {
@@ -103,9 +110,15 @@ export async function loadBatch(deps: LoadDependencies, batchId: string): Promis
         }
         log('table loaded', { batchId, table, rows: written[table], staged: output.rows, durationMs: Date.now() - tableStarted });
       }
+      if (manifest.deletions) {
+        const deleted = await applyDeletions(tx, session, { s3: deps.s3, bucket: deps.processedBucket, key: manifest.deletions.key }, batchId);
+        log('deletions recorded', { batchId, table: 'source_row_deletions', rows: deleted, staged: manifest.deletions.rows });
+        written.source_row_deletions = deleted;
+      }
       const newestChange = await newestLoadedChange(tx, batchRows);
-      await tx`INSERT INTO pipeline_load_ledger (batch_id, processed_manifest_key, rows, newest_change)
-               VALUES (${batchId}, ${manifestKey(batchId)}, ${tx.json(written as Record<string, number>)}, ${newestChange})`;
+      await recordLake(tx, manifest, deps.processedBucket);
+      await tx`INSERT INTO pipeline.load_ledger (batch_id, processed_manifest_key, rows, newest_change, lake_id)
+               VALUES (${batchId}, ${manifestKey(batchId)}, ${tx.json(written as Record<string, number>)}, ${newestChange}, ${manifest.lake?.lakeId ?? null})`;
       // ToteSys stamps UTC wall-clock time without a zone; the lag feeds the freshness metric.
       const changeLagSeconds = newestChange ? Math.round((Date.now() - Date.parse(`${newestChange.replace(' ', 'T')}Z`)) / 1000) : null;
       log('batch loaded', { batchId, durationMs: Date.now() - started, newestChange, changeLagSeconds });

@@ -15,13 +15,23 @@ import { WAREHOUSE_TABLES, type WarehouseTableName } from '../shared/warehouse-t
 export async function copyParquetInto(
   tx: TransactionSql,
   session: DuckDbSession,
-  source: { readonly s3: S3Client; readonly bucket: string; readonly key: string },
+  source: ParquetSource,
   table: WarehouseTableName,
   target: string,
 ): Promise<void> {
-  const columns = columnList(table);
-  const parquet = path.join(session.dir, 'in', `${table}.parquet`);
-  const csv = path.join(session.dir, 'in', `${table}.csv`);
+  await copyParquetColumns(tx, session, source, table, columnList(table), target);
+}
+
+export interface ParquetSource {
+  readonly s3: S3Client;
+  readonly bucket: string;
+  readonly key: string;
+}
+
+/** Streams `columns` of one Parquet object into `target`; `name` names its local files. */
+export async function copyParquetColumns(tx: TransactionSql, session: DuckDbSession, source: ParquetSource, name: string, columns: string, target: string): Promise<void> {
+  const parquet = path.join(session.dir, 'in', `${name}.parquet`);
+  const csv = path.join(session.dir, 'in', `${name}.csv`);
   await downloadObject(source.s3, source.bucket, source.key, parquet);
   // Empty strings are quoted and NULLs are bare, which is how PostgreSQL's CSV tells them apart.
   await session.run(`COPY (SELECT ${columns} FROM read_parquet($1)) TO $2 (FORMAT csv, HEADER false)`, [parquet, csv]);

@@ -1,4 +1,5 @@
 import type { BatchManifest } from './batch-manifests';
+import type { LakeReference } from './ingestion-manifest';
 import type { TotesysTableName } from './totesys-tables';
 import type { WarehouseTableName } from './warehouse-tables';
 
@@ -18,6 +19,11 @@ export function sourceStateKey(table: TotesysTableName, batchId: string, attempt
   return `state/${table}/batch-${batchId}/${attemptId}.parquet`;
 }
 
+/** The ToteSys rows batch n saw deleted: source_table, source_key, deleted_seen_at. */
+export function processedDeletionsKey(batchId: string, attemptId: string): string {
+  return `deletions/batch-${batchId}/${attemptId}.parquet`;
+}
+
 export interface ProcessedTable {
   readonly key: string;
   readonly rows: number;
@@ -26,9 +32,13 @@ export interface ProcessedTable {
 /** A committed transform of one ingestion batch. */
 export interface ProcessedManifest extends BatchManifest {
   readonly previousBatchId: string | null;
+  /** The lake the batch came from, and its ingestion bucket. */
+  readonly lake: LakeReference & { readonly ingestion: string };
   readonly transformedAt: string;
   /** Warehouse tables with at least one row for this batch; a table with none has no entry and no object. */
   readonly tables: Partial<Record<WarehouseTableName, ProcessedTable>>;
+  /** The batch's deletions, when it saw any. */
+  readonly deletions?: ProcessedTable;
   readonly state: TransformState;
 }
 

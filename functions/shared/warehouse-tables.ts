@@ -1,8 +1,10 @@
+import type { TotesysTableName } from './totesys-tables';
+
 /**
- * The warehouse contract (docs: README "Warehouse"), the one list of star-schema tables: names,
- * columns in order, PostgreSQL types, nullability and keys. Transform's Parquet files carry these
- * columns (less a fact's serial surrogate key, which the warehouse assigns); Load creates the
- * tables from it.
+ * The warehouse contract (../shared docs warehouse.md, copied into the README's Transform and
+ * Load sections), the one list of star-schema tables: names, columns in order, PostgreSQL types,
+ * nullability and keys. Transform's Parquet files carry these columns (less a fact's serial
+ * surrogate key, which the warehouse assigns); the migrations create the tables to match.
  */
 export type WarehouseColumnType = 'int' | 'date' | 'time' | 'numeric(10,2)' | 'varchar' | 'boolean';
 
@@ -19,7 +21,8 @@ export interface WarehouseTable {
   readonly kind: 'fact' | 'dimension';
   /** Facts: the serial surrogate key. Dimensions: the natural key, upserted on. */
   readonly primaryKey: string;
-  /** Facts: the source row's key; with last_updated it identifies one version. */
+  /** Facts: the ToteSys table each version is a row of, and that row's key. */
+  readonly sourceTable?: TotesysTableName;
   readonly sourceKey?: string;
   /** The columns Transform writes, in order (a fact's surrogate key is not among them). */
   readonly columns: readonly WarehouseColumn[];
@@ -136,6 +139,7 @@ export const WAREHOUSE_TABLES: Readonly<Record<WarehouseTableName, WarehouseTabl
     name: 'fact_sales_order',
     kind: 'fact',
     primaryKey: 'sales_record_id',
+    sourceTable: 'sales_order',
     sourceKey: 'sales_order_id',
     columns: [
       int('sales_order_id'),
@@ -155,6 +159,7 @@ export const WAREHOUSE_TABLES: Readonly<Record<WarehouseTableName, WarehouseTabl
     name: 'fact_purchase_order',
     kind: 'fact',
     primaryKey: 'purchase_record_id',
+    sourceTable: 'purchase_order',
     sourceKey: 'purchase_order_id',
     columns: [
       int('purchase_order_id'),
@@ -174,6 +179,7 @@ export const WAREHOUSE_TABLES: Readonly<Record<WarehouseTableName, WarehouseTabl
     name: 'fact_payment',
     kind: 'fact',
     primaryKey: 'payment_record_id',
+    sourceTable: 'payment',
     sourceKey: 'payment_id',
     columns: [
       int('payment_id'),

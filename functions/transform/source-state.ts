@@ -18,7 +18,11 @@ import { downloadObject, uploadFile } from '../shared/s3-files';
 export const STATE_TABLES: readonly TotesysTableName[] = ['address', 'counterparty', 'currency', 'department', 'design', 'payment_type', 'staff', 'transaction'];
 const MAX_PARTS = 8;
 
-/** Creates `current_<table>` for every state table: the previous state with this batch applied. */
+/**
+ * Creates `current_<table>` for every state table: the previous state with this batch applied.
+ * A deletion is a part's row with `_deleted` set (its other columns null): the key leaves the
+ * current table, so a deleted dimension source row is never rebuilt, nor referenced.
+ */
 export async function openSourceState(session: DuckDbSession, s3: S3Client, bucket: string, previous: TransformState | undefined, batchId: string): Promise<void> {
   for (const name of STATE_TABLES) {
     const parts = previous?.sources[name] ?? [];
@@ -29,13 +33,19 @@ export async function openSourceState(session: DuckDbSession, s3: S3Client, buck
         return file;
       }),
     );
-    const thisBatch = `SELECT *, ${sequenceOf(batchId)} AS _batch FROM batch_${name}`;
-    const versions = files.length > 0 ? `SELECT * FROM read_parquet(${parquetList(files)}) UNION ALL BY NAME ${thisBatch}` : thisBatch;
+    const versions = files.length > 0 ? `SELECT * FROM read_parquet(${parquetList(files)}, union_by_name = true) UNION ALL BY NAME ${batchChanges(name, batchId)}` : batchChanges(name, batchId);
     await session.run(`CREATE VIEW state_${name} AS
-      SELECT * FROM (${versions})
+      SELECT * REPLACE (coalesce(_deleted, false) AS _deleted) FROM (${versions})
       QUALIFY row_number() OVER (PARTITION BY "${TOTESYS_TABLES[name].primaryKey}" ORDER BY _batch DESC) = 1`);
-    await session.run(`CREATE VIEW current_${name} AS SELECT * EXCLUDE (_batch) FROM state_${name}`);
+    await session.run(`CREATE VIEW current_${name} AS SELECT * EXCLUDE (_batch, _deleted) FROM state_${name} WHERE NOT _deleted`);
   }
+}
+
+/** The rows and the deletions of table `name` in this batch, as state rows. */
+function batchChanges(name: TotesysTableName, batchId: string): string {
+  const batch = sequenceOf(batchId);
+  return `SELECT *, ${batch} AS _batch, false AS _deleted FROM batch_${name}
+    UNION ALL BY NAME SELECT *, ${batch} AS _batch, true AS _deleted FROM deleted_${name}`;
 }
 
 /** Writes the parts this batch adds to the state and returns the new state's part lists. */
@@ -50,13 +60,16 @@ export async function saveSourceState(
   const sources: Partial<Record<TotesysTableName, readonly string[]>> = {};
   for (const name of STATE_TABLES) {
     const parts = previous?.sources[name] ?? [];
-    const [{ changed }] = (await session.rows<{ changed: bigint }>(`SELECT count(*) AS changed FROM batch_${name}`)) as [{ changed: bigint }];
+    const [{ changed }] = (await session.rows<{ changed: bigint }>(
+      `SELECT (SELECT count(*) FROM batch_${name}) + (SELECT count(*) FROM deleted_${name}) AS changed`,
+    )) as [{ changed: bigint }];
     if (Number(changed) === 0) {
       if (parts.length > 0) sources[name] = parts;
       continue;
     }
     const compact = parts.length + 1 > MAX_PARTS;
-    const rows = compact ? `SELECT * FROM state_${name}` : `SELECT *, ${sequenceOf(batchId)} AS _batch FROM batch_${name}`;
+    // A compaction is the whole current state: deletions need no record in it.
+    const rows = compact ? `SELECT * FROM state_${name} WHERE NOT _deleted` : batchChanges(name, batchId);
     const file = path.join(session.dir, 'out', `state-${name}.parquet`);
     await session.run(`COPY (${rows}) TO $1 (FORMAT parquet, COMPRESSION zstd)`, [file]);
     const key = sourceStateKey(name, batchId, attemptId);

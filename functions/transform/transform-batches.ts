@@ -2,7 +2,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { batchIdOf, commitManifest, findManifest, newAttemptId, nextBatchId, previousBatchIdOf, readLatestManifest, readManifest, sequenceOf } from '../shared/batch-manifests';
 import { PipelineStateError } from '../shared/errors';
 import type { IngestionManifest } from '../shared/ingestion-manifest';
-import { processedTableKey, type ProcessedManifest, type ProcessedTable } from '../shared/processed-manifest';
+import path from 'node:path';
+import { processedDeletionsKey, processedTableKey, type ProcessedManifest, type ProcessedTable } from '../shared/processed-manifest';
 import { DIMENSION_NAMES, FACT_NAMES, type WarehouseTableName } from '../shared/warehouse-tables';
 import { withDuckDb, type DuckDbSettings } from '../shared/duckdb-session';
 import { createCalendarBounds, createCurrencyNameLookup } from './reference-data';
@@ -10,6 +11,7 @@ import { runModel, writeModelOutput } from './run-models';
 import { uploadFile } from '../shared/s3-files';
 import { assertReferencesResolve, openSourceState, saveSourceState } from './source-state';
 import { stageIngestedBatch } from './stage-batch';
+import { stageDeletions } from './stage-deletions';
 
 export interface TransformDependencies {
   readonly s3: S3Client;
@@ -63,12 +65,21 @@ export async function transformBatch(deps: TransformDependencies, batchId: strin
     throw new PipelineStateError(`Batch ${batchId} cannot be transformed before batch ${expectedPrevious} (the newest transformed is ${previous?.batchId ?? 'none'})`);
   }
   const ingested = await readManifest<IngestionManifest>(deps.s3, deps.ingestionBucket, batchId);
+  if (previous?.lake && ingested.lake && previous.lake.lakeId !== ingested.lake.lakeId) {
+    throw new PipelineStateError(
+      `The processed bucket ${deps.processedBucket} holds batches of lake ${previous.lake.lakeId} (${previous.lake.source}, ingestion ${previous.lake.ingestion}), ` +
+        `but batch ${batchId} of the ingestion bucket ${deps.ingestionBucket} is of lake ${ingested.lake.lakeId} (${ingested.lake.source}): the ingestion bucket was reset or replaced. ` +
+        `Ways out: give this lake an empty processed bucket (locally, a fresh PIPELINE_HOME), then load it into a fresh warehouse or rebuild the warehouse from it (npm run rebuild-warehouse -- --yes); ` +
+        `or point INGESTION_BUCKET back at lake ${previous.lake.lakeId}.`,
+    );
+  }
   const attemptId = newAttemptId(deps.now?.());
   const started = Date.now();
   log('info', 'transform started', { batchId, attemptId });
 
   const manifest = await withDuckDb(deps.duckdb, async (session) => {
     const sourceRows = await stageIngestedBatch(session, deps.s3, deps.ingestionBucket, ingested);
+    const deletions = await stageDeletions(session, deps.s3, deps.ingestionBucket, ingested);
     await openSourceState(session, deps.s3, deps.processedBucket, previous?.state, batchId);
     await assertReferencesResolve(session, batchId);
     for (const code of await createCurrencyNameLookup(session)) {
@@ -90,14 +101,25 @@ export async function transformBatch(deps: TransformDependencies, batchId: strin
       tables[table] = { key, rows };
       log('info', 'table transformed', { batchId, table, rows });
     }
+    let deleted: ProcessedTable | undefined;
+    if (deletions > 0) {
+      const key = processedDeletionsKey(batchId, attemptId);
+      const file = path.join(session.dir, 'out', 'source_row_deletions.parquet');
+      await session.run(`COPY out_source_row_deletions TO $1 (FORMAT parquet, COMPRESSION zstd)`, [file]);
+      await uploadFile(deps.s3, deps.processedBucket, key, file, 'application/vnd.apache.parquet');
+      deleted = { key, rows: deletions };
+      log('info', 'deletions transformed', { batchId, table: 'source_row_deletions', rows: deletions });
+    }
     const sources = await saveSourceState(session, deps.s3, deps.processedBucket, previous?.state, batchId, attemptId);
     const result: ProcessedManifest = {
       formatVersion: 1,
       batchId,
       previousBatchId: previous?.batchId ?? null,
       attemptId,
+      lake: { ...ingested.lake, ingestion: `s3://${deps.ingestionBucket}` },
       transformedAt: (deps.now?.() ?? new Date()).toISOString(),
       tables,
+      ...(deleted ? { deletions: deleted } : {}),
       state: { sources, calendar: calendar.range },
     };
     log('info', 'batch staged', { batchId, sourceRows });

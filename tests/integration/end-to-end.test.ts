@@ -293,15 +293,15 @@ describe('end to end: ToteSys -> Extract -> Transform -> Load -> warehouse', () 
   });
 
   it('re-applying the newest batch when the ledger has lost it writes no row and changes no table', async () => {
-    const { pipeline_load_ledger: ledgerBefore, ...tablesBefore } = await dumpWarehouse(warehouse.sql);
+    const { 'pipeline.load_ledger': ledgerBefore, ...tablesBefore } = await dumpWarehouse(warehouse.sql);
     // As if the batch's ledger row were lost: Load applies the whole batch a second time.
-    await warehouse.sql`DELETE FROM pipeline_load_ledger WHERE batch_id = '0000000002'`;
+    await warehouse.sql`DELETE FROM pipeline.load_ledger WHERE batch_id = '0000000002'`;
     const replay = await loadPendingBatches(loadDeps);
     expect(replay.loadedBatchIds).toEqual(['0000000002']);
     expect(Object.keys(replay.rows).length).toBeGreaterThan(0);
     expect(Object.values(replay.rows).every((written) => written === 0)).toBe(true);
 
-    const { pipeline_load_ledger: ledgerAfter, ...tablesAfter } = await dumpWarehouse(warehouse.sql);
+    const { 'pipeline.load_ledger': ledgerAfter, ...tablesAfter } = await dumpWarehouse(warehouse.sql);
     expect(tablesAfter).toEqual(tablesBefore);
     const batchIds = (ledger: string[]) => ledger.map((row) => row.split(',')[0]);
     expect(batchIds(ledgerAfter!)).toEqual(batchIds(ledgerBefore!));

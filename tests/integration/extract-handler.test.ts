@@ -45,6 +45,7 @@ describe('the extract Lambda handler', () => {
       batchId: '0000000001',
       manifestKey: 'manifests/9999999998_batch-0000000001.json',
       latestBatchId: '0000000001',
+      deleted: {},
       rows: expect.objectContaining({ sales_order: 33, payment: 38 }),
       totalRows: 294,
     });

@@ -78,7 +78,7 @@ describe('extract', () => {
   it('reads only what changed since the last batch, and writes nothing when nothing changed', async () => {
     await extract();
     const idle = await extract();
-    expect(idle).toEqual({ batchId: null, manifestKey: null, latestBatchId: '0000000001', rows: {}, totalRows: 0 });
+    expect(idle).toEqual({ batchId: null, manifestKey: null, latestBatchId: '0000000001', rows: {}, deleted: {}, totalRows: 0 });
     expect(await listKeys(s3, bucket, 'manifests/')).toHaveLength(1);
 
     await db.sql`UPDATE sales_order SET units_sold = units_sold + 1, last_updated = '2023-02-01 09:00:00.000' WHERE sales_order_id = 3`;

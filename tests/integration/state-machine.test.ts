@@ -294,7 +294,7 @@ describe('the pipeline state machine, run locally over the real steps', () => {
       reference = await dumpWarehouseContent(referenceWarehouse.sql);
       // The comparison is worth something only if the reference holds every table, filled.
       expect(reference.fact_sales_order).toHaveLength(SAMPLE_SALES_ORDERS);
-      for (const table of ['dim_date', 'dim_staff', 'dim_location', 'dim_currency', 'dim_design', 'dim_counterparty', 'dim_transaction', 'dim_payment_type', 'fact_purchase_order', 'fact_payment', 'pipeline_load_ledger', 'pipeline_schema_migrations']) {
+      for (const table of ['dim_date', 'dim_staff', 'dim_location', 'dim_currency', 'dim_design', 'dim_counterparty', 'dim_transaction', 'dim_payment_type', 'fact_purchase_order', 'fact_payment', 'current_sales_order', 'pipeline.load_ledger', 'pipeline.lakes', 'pipeline.schema_migrations']) {
         expect(reference[table]?.length ?? 0).toBeGreaterThan(0);
       }
     }, 60_000);

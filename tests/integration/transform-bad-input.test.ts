@@ -111,11 +111,14 @@ async function writeIngestionBatch(
     batchId,
     previousBatchId: sequence > 1 ? String(sequence - 1).padStart(10, '0') : null,
     attemptId,
+    lake: { lakeId: 'hand-made-lake', source: 'a hand-made batch' },
     extractedAt: new Date().toISOString(),
     range: { from: sequence > 1 ? '1:1:' : null, to: '1:1:' },
-    state: { snapshot: '1:1:', committedXids: [] },
+    state: { snapshot: '1:1:', committedXids: [], keySetsKey: 'keys/none' },
     tables,
     totalRows,
+    deletions: {},
+    totalDeletions: 0,
   };
   await commitManifest(s3, bucket, manifest);
   return keys;

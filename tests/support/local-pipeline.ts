@@ -117,27 +117,31 @@ export const neverCalled = (step: PipelineStep): CountedHandler =>
   });
 
 /**
- * The warehouse as text, to compare two warehouses: every table of its schema (star schemas and
- * pipeline_* tables), each row as JSON, ordered. Left out: the facts' surrogate record ids (a
- * serial's values depend on the order and the attempts of inserts, not on the data) and the
- * pipeline_* tables' own timestamps (when a batch was loaded or a migration applied).
+ * The warehouse as text, to compare two warehouses: every table and view of its schema (star
+ * schemas, current_* views, recorded deletions) and of schema pipeline (its bookkeeping), each
+ * row as JSON, ordered. Left out: lake ids and the lake's source database (each lake is born
+ * with an id of its own), record ids (a serial's values depend on the order and the
+ * attempts of inserts, not on the data) and timestamps with a time zone (when a batch was loaded,
+ * a migration applied or a deletion seen).
  */
 export async function dumpWarehouseContent(warehouse: Sql): Promise<Record<string, string[]>> {
-  const columns = await warehouse<{ table_name: string; column_name: string; data_type: string }[]>`
-    SELECT table_name, column_name, data_type FROM information_schema.columns
-    WHERE table_schema = current_schema()
-    ORDER BY table_name, ordinal_position`;
+  const columns = await warehouse<{ table_schema: string; table_name: string; column_name: string; data_type: string }[]>`
+    SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns
+    WHERE table_schema IN (current_schema(), 'pipeline')
+    ORDER BY table_schema, table_name, ordinal_position`;
   const excluded = new Map<string, string[]>();
   for (const column of columns) {
-    const surrogateId = column.table_name.startsWith('fact_') && column.column_name.endsWith('_record_id');
-    const bookkeepingTime = column.table_name.startsWith('pipeline_') && column.data_type === 'timestamp with time zone';
-    if (!excluded.has(column.table_name)) excluded.set(column.table_name, []);
-    if (surrogateId || bookkeepingTime) excluded.get(column.table_name)!.push(column.column_name);
+    const name = column.table_schema === 'pipeline' ? `pipeline.${column.table_name}` : column.table_name;
+    const recordId = column.column_name.endsWith('record_id');
+    const instant = column.data_type === 'timestamp with time zone';
+    const lakeIdentity = column.column_name === 'lake_id' || (name === 'pipeline.lakes' && column.column_name === 'source');
+    if (!excluded.has(name)) excluded.set(name, []);
+    if (recordId || instant || lakeIdentity) excluded.get(name)!.push(column.column_name);
   }
   const dump: Record<string, string[]> = {};
   for (const [table, drop] of excluded) {
     const without = drop.map((name) => ` - '${name}'`).join('');
-    const rows = await warehouse.unsafe<{ r: string }[]>(`SELECT (to_jsonb(t)${without})::text AS r FROM "${table}" t ORDER BY 1`);
+    const rows = await warehouse.unsafe<{ r: string }[]>(`SELECT (to_jsonb(t)${without})::text AS r FROM ${table} t ORDER BY 1`);
     dump[table] = rows.map((row) => row.r);
   }
   return dump;

@@ -338,9 +338,9 @@ export async function dumpWarehouse(warehouse: Sql): Promise<Record<string, stri
   for (const table of WAREHOUSE_TABLE_NAMES) {
     dump[table] = (await warehouse.unsafe<{ r: string }[]>(`SELECT t::text AS r FROM ${table} t ORDER BY 1`)).map((row) => row.r);
   }
-  dump.pipeline_load_ledger = (
+  dump['pipeline.load_ledger'] = (
     await warehouse.unsafe<{ r: string }[]>(
-      `SELECT row(batch_id, processed_manifest_key, rows, newest_change, loaded_at)::text AS r FROM pipeline_load_ledger ORDER BY batch_id`,
+      `SELECT row(batch_id, processed_manifest_key, rows, newest_change, loaded_at)::text AS r FROM pipeline.load_ledger ORDER BY batch_id`,
     )
   ).map((row) => row.r);
   return dump;

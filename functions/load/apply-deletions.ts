@@ -1,0 +1,28 @@
+import type { TransactionSql } from 'postgres';
+import type { DuckDbSession } from '../shared/duckdb-session';
+import { FACT_NAMES, WAREHOUSE_TABLES } from '../shared/warehouse-tables';
+import { copyParquetColumns, type ParquetSource } from './stage-table';
+
+/**
+ * Records the ToteSys rows a batch saw deleted in `source_row_deletions`, after the batch's
+ * versions were applied. A deleted fact source row leaves its current_* view (its history stays):
+ * the deletion names the version that was current when it was seen. A deleted dimension source
+ * row stays in its dimension, since old facts reference it; only its deletion is recorded.
+ * Returns the deletions recorded.
+ */
+export async function applyDeletions(tx: TransactionSql, session: DuckDbSession, source: ParquetSource, batchId: string): Promise<number> {
+  await tx.unsafe(`CREATE TEMPORARY TABLE stage_deletions (source_table varchar, source_key int, deleted_seen_at timestamp) ON COMMIT DROP`);
+  await copyParquetColumns(tx, session, source, 'source_row_deletions', '"source_table", "source_key", "deleted_seen_at"', 'stage_deletions');
+  const lastRecord = FACT_NAMES.map((fact) => {
+    const { sourceTable, sourceKey, primaryKey } = WAREHOUSE_TABLES[fact];
+    return `WHEN '${sourceTable}' THEN (SELECT max(f."${primaryKey}") FROM ${fact} f WHERE f."${sourceKey}" = d.source_key)`;
+  });
+  const result = await tx.unsafe(
+    `INSERT INTO source_row_deletions (source_table, source_key, batch_id, deleted_seen_at, last_record_id)
+     SELECT d.source_table, d.source_key, $1, d.deleted_seen_at AT TIME ZONE 'UTC', CASE d.source_table ${lastRecord.join(' ')} END
+     FROM stage_deletions d
+     ON CONFLICT DO NOTHING`,
+    [batchId],
+  );
+  return result.count;
+}
