@@ -1,0 +1,81 @@
+/**
+ * npm run rebuild-warehouse -- --yes
+ *
+ * Empties the warehouse (star schemas, recorded deletions, the ledger of loaded batches and
+ * lakes; the schema stays) and loads every batch of the lake the pipeline is pointed at: the way
+ * out when Load refuses a lake that is not the warehouse's (docs/trust.md, Lineage). Versions
+ * older than this lake are lost: the lake holds what it holds.
+ *
+ * With PROCESSED_BUCKET set it uses Load's own configuration (WAREHOUSE_DATABASE_URL or
+ * WAREHOUSE_SECRET_ID, AWS credentials: an AWS deployment); otherwise the local environment of
+ * `npm start` (PIPELINE_HOME, embedded PostgreSQL unless WAREHOUSE_DATABASE_URL is set).
+ */
+import './local/promise-with-resolvers';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { readLoadConfig } from '../functions/shared/config';
+import { withDatabase } from '../functions/shared/database';
+import { createS3Client } from '../functions/shared/s3';
+import { secretsManagerReader } from '../functions/shared/secrets';
+import { emptyWarehouse } from '../functions/load/lineage';
+import { loadPendingBatches } from '../functions/load/load-batches';
+import { startLocalEnvironment } from './local/environment';
+
+const USAGE = `npm run rebuild-warehouse -- --yes
+
+Empties the warehouse's star schemas, recorded deletions and load ledger, then loads every batch of
+the lake the pipeline is pointed at. Versions older than that lake are lost. --yes is required.
+With PROCESSED_BUCKET set: Load's AWS configuration; otherwise the local PIPELINE_HOME.`;
+
+async function main(): Promise<number> {
+  let values: { yes?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({ options: { yes: { type: 'boolean' }, help: { type: 'boolean' } } }));
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!values.yes) {
+    console.error(`This empties the warehouse before reloading it: add --yes to go ahead.\n\n${USAGE}`);
+    return 2;
+  }
+  const rebuild = async () => {
+    const config = readLoadConfig();
+    return withDatabase('Warehouse', config.warehouse, secretsManagerReader(), async (warehouse) => {
+      await emptyWarehouse(warehouse).catch((error: { code?: string }) => {
+        // A warehouse that was never migrated has nothing to empty.
+        if (error.code !== '42P01') throw error;
+      });
+      console.log('Emptied the warehouse; loading every batch of the lake …');
+      return loadPendingBatches({ warehouse, s3: createS3Client(config.s3), processedBucket: config.processedBucket, duckdb: config.duckdb });
+    });
+  };
+  let result;
+  if (process.env.PROCESSED_BUCKET) {
+    result = await rebuild();
+  } else {
+    const home = path.resolve(process.env.PIPELINE_HOME ?? '.pipeline');
+    const environment = await startLocalEnvironment({ home, totesysUrl: process.env.TOTESYS_DATABASE_URL, warehouseUrl: process.env.WAREHOUSE_DATABASE_URL });
+    try {
+      Object.assign(process.env, environment.stepEnv, { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
+      result = await rebuild();
+    } finally {
+      await environment.stop();
+    }
+  }
+  const rows = Object.values(result.rows).reduce((sum, n) => sum + n, 0);
+  console.log(`Rebuilt: loaded batches ${result.loadedBatchIds.join(', ') || '(none: the lake is empty)'}, ${rows.toLocaleString('en-GB')} rows.`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`rebuild-warehouse failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+    process.exit(1);
+  },
+);
