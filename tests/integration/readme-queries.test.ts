@@ -32,6 +32,7 @@ describe('the README warehouse queries', () => {
     await loadSample(totesys.sql, path.join(__dirname, '../fixtures/totesys-sample'));
     await extractChangedRows({ totesys: totesys.sql, s3, ingestionBucket: buckets.ingestionBucket });
     await totesys.sql`UPDATE sales_order SET units_sold = 1, last_updated = now() WHERE sales_order_id = 42`;
+    await totesys.sql`DELETE FROM sales_order WHERE sales_order_id = 7`;
     await extractChangedRows({ totesys: totesys.sql, s3, ingestionBucket: buckets.ingestionBucket });
     await transformPendingBatches({ s3, ...buckets, duckdb });
     await loadPendingBatches({ warehouse: warehouse.sql, s3, processedBucket: buckets.processedBucket, duckdb });
@@ -39,12 +40,14 @@ describe('the README warehouse queries', () => {
   afterAll(() => rmSync(workRoot, { recursive: true, force: true }));
 
   it('has one query for current sales, one for a sale’s history and one per star schema', () => {
-    expect(readmeQueries()).toHaveLength(5);
+    expect(readmeQueries()).toHaveLength(6);
   });
 
   it('run as written and answer from the loaded warehouse', async () => {
-    const [current, history, revenue, suppliers, payments] = await Promise.all(readmeQueries().map((query) => warehouse.sql.unsafe(query)));
-    expect(current).toHaveLength(33);
+    const [current, deleted, history, revenue, suppliers, payments] = await Promise.all(readmeQueries().map((query) => warehouse.sql.unsafe(query)));
+    expect(current).toHaveLength(32);
+    expect(current!.map((row) => row.sales_order_id)).not.toContain(7);
+    expect(deleted!.map((row) => row.sales_order_id)).toEqual([7]);
     expect(current!.find((row) => row.sales_order_id === 42)).toMatchObject({ units_sold: 1 });
     expect(history!.map((row) => row.units_sold)).toEqual([expect.any(Number), 1]);
     expect(revenue!.length).toBeGreaterThan(0);
