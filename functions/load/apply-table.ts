@@ -45,17 +45,15 @@ function appendNewVersionsSql(table: WarehouseTableName): string {
   const key = `"${definition.sourceKey}"`;
   const record = `"${definition.primaryKey}"`;
   const names = definition.columns.map((column) => `"${column.name}"`);
+  // LATERAL … LIMIT 1: one probe of the versions index per staged row, never a scan of the table.
   return `INSERT INTO ${table} (${names.join(', ')})
     SELECT ${names.map((name) => `s.${name}`).join(', ')} FROM stage_${table} s
-    LEFT JOIN (
-      SELECT DISTINCT ON (f.${key}) f.* FROM ${table} f
-      WHERE f.${key} IN (SELECT ${key} FROM stage_${table})
-      ORDER BY f.${key}, f.${record} DESC
-    ) latest ON latest.${key} = s.${key}
-      AND NOT EXISTS (
-        SELECT 1 FROM source_row_deletions d
-        WHERE d.source_table = $1 AND d.source_key = latest.${key} AND d.last_record_id >= latest.${record}
-      )
+    LEFT JOIN LATERAL (
+      SELECT f.* FROM ${table} f WHERE f.${key} = s.${key} ORDER BY f.${record} DESC LIMIT 1
+    ) latest ON NOT EXISTS (
+      SELECT 1 FROM source_row_deletions d
+      WHERE d.source_table = $1 AND d.source_key = latest.${key} AND d.last_record_id >= latest.${record}
+    )
     WHERE latest.${key} IS NULL
        OR (${names.map((name) => `latest.${name}`).join(', ')}) IS DISTINCT FROM (${names.map((name) => `s.${name}`).join(', ')})`;
 }
