@@ -183,7 +183,7 @@ async function bench(options: Options, log: Log, phase: Phase, cleanup: ReturnTy
   const writes = activityWrites(seeded.rows);
   log(`activity: ${ACTIVITY_DEFINITION}`);
   const activity = await step<ActivityOutput>(`activity: ${writes.toLocaleString('en-GB')} writes`, 'activity', { url: source.url, writes });
-  log(`  ${activity.rows.toLocaleString('en-GB')} rows inserted or changed, stamped from ${activity.startedAt}`);
+  log(`  ${activity.rows.toLocaleString('en-GB')} rows inserted or changed, stamped from ${activity.startedAt}; ${activity.deleted} payments deleted`);
 
   const incrementalExtract = await step<ExtractStepOutput>('extract (incremental)', 'extract', null, extractEnv);
   const incrementalCopy = await step<CopyBaselineOutput>(`baseline: COPY rows stamped since ${activity.startedAt} to a file`, 'copy-baseline', {
@@ -199,6 +199,7 @@ async function bench(options: Options, log: Log, phase: Phase, cleanup: ReturnTy
     fullExtract.rows !== totalRows && `the full extract read ${fullExtract.rows} rows of ${totalRows}`,
     fullCopy.rows !== totalRows && `the full COPY read ${fullCopy.rows} rows of ${totalRows}`,
     incrementalExtract.rows !== activity.rows && `the incremental extract read ${incrementalExtract.rows} rows, the activity changed ${activity.rows}`,
+    incrementalExtract.deleted !== activity.deleted && `the incremental extract found ${incrementalExtract.deleted} deletions, the activity made ${activity.deleted}`,
     incrementalCopy.rows !== activity.rows && `the incremental COPY read ${incrementalCopy.rows} rows, the activity changed ${activity.rows}`,
   ].filter((problem): problem is string => typeof problem === 'string');
   for (const problem of mismatches) log(`WARNING: ${problem}`);

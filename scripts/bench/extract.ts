@@ -11,6 +11,8 @@ import { stepMain, type TableVolumes } from './step-process';
 export interface ExtractStepOutput {
   readonly batchId: string | null;
   readonly rows: number;
+  /** Keys found deleted since the previous batch. */
+  readonly deleted: number;
   /** Gzipped bytes uploaded. */
   readonly bytes: number;
   readonly tables: TableVolumes;
@@ -35,7 +37,8 @@ stepMain(async (_input: null, progress): Promise<ExtractStepOutput> => {
       },
     });
     const bytes = Object.values(tables).reduce((sum, table) => sum + table.bytes, 0);
-    return { batchId: result.batchId, rows: result.totalRows, bytes, tables };
+    const deleted = Object.values(result.deleted).reduce((sum, n) => sum + n, 0);
+    return { batchId: result.batchId, rows: result.totalRows, deleted, bytes, tables };
   } finally {
     await totesys.end({ timeout: 5 });
     s3.destroy();

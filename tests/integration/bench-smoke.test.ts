@@ -48,6 +48,9 @@ describe('npm run bench', () => {
     expect(incremental.rows).toBeLessThan(full.rows);
     expect(incremental.rows).toBe(report.activity.rows);
     expect(incremental.baseline!.rows).toBe(incremental.rows);
+    // The activity deletes payments too: every incremental extract detects deletions.
+    expect(report.activity.deleted).toBeGreaterThan(0);
+    expect((incremental.measured as unknown as { deleted: number }).deleted).toBe(report.activity.deleted);
 
     // Transform reads what Extract wrote; Load and its baseline write the same rows.
     expect(byStep['transform (full)']!.rows).toBe(full.rows);
