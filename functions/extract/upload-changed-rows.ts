@@ -33,7 +33,7 @@ export async function uploadChangedRows(
   const first = await rows.next();
   if (first.done) return undefined;
 
-  const lines = new CountLines(keys);
+  const lines = new CountLines(keys && { into: keys, pattern: new RegExp(`^\\{"${table.primaryKey}":(-?\\d+)[,}]`) });
   const bytes = new CountBytes();
   const body = new PassThrough();
   const upload = new Upload({
@@ -87,7 +87,7 @@ async function* gathered(head: Buffer, rest: AsyncIterator<Buffer>): AsyncGenera
 class CountLines extends Transform {
   count = 0;
   private partial = '';
-  constructor(private readonly keys?: number[]) {
+  constructor(private readonly keys?: { readonly into: number[]; readonly pattern: RegExp }) {
     super();
   }
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
@@ -102,9 +102,9 @@ class CountLines extends Transform {
     done(null, chunk);
   }
   private gatherKey(line: string): void {
-    const match = /^\{"[a-z_]+":(-?\d+)[,}]/.exec(line);
+    const match = this.keys!.pattern.exec(line);
     if (!match) throw new Error(`Extract could not read the primary key of the line ${line.slice(0, 80)}`);
-    this.keys!.push(Number(match[1]));
+    this.keys!.into.push(Number(match[1]));
   }
 }
 
