@@ -28,7 +28,9 @@ CREATE TABLE source_row_deletions (
   batch_id        char(10) NOT NULL,
   deleted_seen_at timestamptz NOT NULL,
   last_record_id  int,
-  PRIMARY KEY (source_table, source_key, batch_id)
+  PRIMARY KEY (source_table, source_key, batch_id),
+  CHECK (source_table IN ('address', 'counterparty', 'currency', 'department', 'design', 'payment', 'payment_type',
+                          'purchase_order', 'sales_order', 'staff', 'transaction'))
 );
 
 CREATE VIEW current_sales_order AS
@@ -73,7 +75,6 @@ WHERE NOT EXISTS (
 -- when missing, by the migration runner before any migration).
 ALTER TABLE pipeline_load_ledger SET SCHEMA pipeline;
 ALTER TABLE pipeline.pipeline_load_ledger RENAME TO load_ledger;
-ALTER TABLE pipeline.load_ledger ADD COLUMN lake_id text;
 
 -- Which lake the warehouse was loaded from: one row per lake; batches name theirs in the ledger.
 CREATE TABLE pipeline.lakes (
@@ -84,3 +85,6 @@ CREATE TABLE pipeline.lakes (
   first_batch_id char(10) NOT NULL,
   attached_at    timestamptz NOT NULL DEFAULT now()
 );
+
+-- Null for batches loaded before lineage was recorded.
+ALTER TABLE pipeline.load_ledger ADD COLUMN lake_id text REFERENCES pipeline.lakes (lake_id);
