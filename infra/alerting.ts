@@ -2,9 +2,9 @@ import { CloudwatchMetricAlarm, type CloudwatchMetricAlarmConfig } from '@cdktf/
 import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic';
 import { SnsTopicSubscription } from '@cdktf/provider-aws/lib/sns-topic-subscription';
 import { Construct } from 'constructs';
-import { PIPELINE_STEPS } from '../state-machine/definition';
+import { PIPELINE_FUNCTIONS, WAREHOUSE_MISMATCH_ERROR } from '../state-machine/definition';
 import type { InfraConfig } from './config';
-import type { PipelineFunctions } from './functions';
+import { VERIFY_METRIC, type PipelineFunctions } from './functions';
 
 /** The Duration alarm fires when a step gets this close to its timeout. */
 export const DURATION_ALARM_FRACTION = 0.8;
@@ -38,7 +38,7 @@ export class PipelineAlerting extends Construct {
     const execution = { namespace: 'AWS/States', dimensions: { StateMachineArn: stateMachineArn } };
     this.alarm('execution-failed', {
       alarmName: `${prefix}-execution-failed`,
-      alarmDescription: 'A pipeline execution failed. The alert email from the state machine names the step, the error and the input that re-runs it.',
+      alarmDescription: `A pipeline execution failed. The alert email from the state machine names the step, the error and the input that re-runs it. A verification that found the warehouse differing from ToteSys fails too (error ${WAREHOUSE_MISMATCH_ERROR}), without that email: the ${prefix}-mismatched-rows alarm reports it.`,
       ...execution,
       metricName: 'ExecutionsFailed',
       statistic: 'Sum',
@@ -66,7 +66,24 @@ export class PipelineAlerting extends Construct {
       actionsEnabled: this.config.schedule.enabled,
     });
 
-    for (const step of PIPELINE_STEPS) {
+    this.alarm('mismatched-rows', {
+      alarmName: `${prefix}-mismatched-rows`,
+      alarmDescription:
+        `The verification found rows in the warehouse that differ from ToteSys (metric ${VERIFY_METRIC.namespace}/${VERIFY_METRIC.metricName}, the count). ` +
+        `Open the FAILED verification execution (input {"verify": true}, error ${WAREHOUSE_MISMATCH_ERROR}): its Verify step output gives the counts per table. ` +
+        'Run npm run verify against the same databases to see the rows, then see docs/deploy.md "When the warehouse differs". Nothing was changed by the verification.',
+      namespace: VERIFY_METRIC.namespace,
+      metricName: VERIFY_METRIC.metricName,
+      statistic: 'Maximum',
+      period: 300,
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparisonOperator: 'GreaterThanThreshold',
+      // The metric has a point only when a verification ran: no point is no news, not a mismatch.
+      treatMissingData: 'notBreaching',
+    });
+
+    for (const step of PIPELINE_FUNCTIONS) {
       const { lambda, timeoutSeconds } = functions.steps[step];
       const metric = { namespace: 'AWS/Lambda', dimensions: { FunctionName: lambda.functionName }, period: 300, evaluationPeriods: 1 };
       this.alarm(`${step}-errors`, {

@@ -1,4 +1,4 @@
-import type { PipelineStep } from '../state-machine/definition';
+import type { PipelineFunctionName } from '../state-machine/definition';
 
 /**
  * The deployment's settings, read once: each from an environment variable, else from the
@@ -12,11 +12,14 @@ export interface InfraConfig {
   /** `<namePrefix>-<environment>`: the start of every resource name, and the stack's name. */
   readonly resourcePrefix: string;
   readonly alertEmail: string;
-  readonly schedule: { readonly expression: string; readonly enabled: boolean };
+  /** When pipeline runs (input `{}`) start. */
+  readonly schedule: ScheduleSettings;
+  /** When verifications (input `{"verify": true}`) start. */
+  readonly verifySchedule: ScheduleSettings;
   readonly secrets: { readonly totesys: SecretSource; readonly warehouse: SecretSource };
   readonly vpc?: { readonly subnetIds: readonly string[]; readonly securityGroupIds: readonly string[] };
-  readonly functions: Readonly<Record<PipelineStep, FunctionSizing>>;
-  /** POWERTOOLS_LOG_LEVEL of the three functions. */
+  readonly functions: Readonly<Record<PipelineFunctionName, FunctionSizing>>;
+  /** POWERTOOLS_LOG_LEVEL of the functions. */
   readonly functionLogLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   readonly logRetentionDays: number;
   readonly stateMachineLogLevel: 'ERROR' | 'ALL';
@@ -25,6 +28,11 @@ export interface InfraConfig {
   /** Lets `destroy` remove buckets with objects and secrets at once: for non-production only. */
   readonly forceDestroy: boolean;
   readonly backend: LocalStateBackend | S3StateBackend;
+}
+
+export interface ScheduleSettings {
+  readonly expression: string;
+  readonly enabled: boolean;
 }
 
 /** A secret this stack creates (empty: the operator sets its value), or an existing one it only reads. */
@@ -53,12 +61,19 @@ export class InfraConfigError extends Error {
   override readonly name = 'InfraConfigError';
 }
 
-/** Sized for scale 100 (100x real ToteSys): Transform holds a batch in DuckDB and spills to /tmp. */
-export const DEFAULT_FUNCTION_SIZING: Readonly<Record<PipelineStep, FunctionSizing>> = {
+/**
+ * Sized for scale 100 (100x real ToteSys): Transform holds a batch in DuckDB and spills to /tmp.
+ * Verify runs no DuckDB and writes no files: the smallest /tmp.
+ */
+export const DEFAULT_FUNCTION_SIZING: Readonly<Record<PipelineFunctionName, FunctionSizing>> = {
   extract: { memoryMb: 1024, timeoutSeconds: 900, ephemeralStorageMb: 1024 },
   transform: { memoryMb: 3008, timeoutSeconds: 900, ephemeralStorageMb: 4096 },
   load: { memoryMb: 2048, timeoutSeconds: 900, ephemeralStorageMb: 2048 },
+  verify: { memoryMb: 2048, timeoutSeconds: 900, ephemeralStorageMb: 512 },
 };
+
+/** Once a day, at 05:00 UTC. */
+export const DEFAULT_VERIFY_SCHEDULE = 'cron(7 5 * * ? *)';
 
 const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
@@ -81,6 +96,8 @@ export const SETTINGS = {
   alertEmail: setting('PIPELINE_ALERT_EMAIL', 'alertEmail'),
   scheduleExpression: setting('PIPELINE_SCHEDULE_EXPRESSION', 'scheduleExpression'),
   scheduleEnabled: setting('PIPELINE_SCHEDULE_ENABLED', 'scheduleEnabled'),
+  verifyScheduleExpression: setting('PIPELINE_VERIFY_SCHEDULE_EXPRESSION', 'verifyScheduleExpression'),
+  verifyScheduleEnabled: setting('PIPELINE_VERIFY_SCHEDULE_ENABLED', 'verifyScheduleEnabled'),
   totesysSecretName: setting('PIPELINE_TOTESYS_SECRET_NAME', 'totesysSecretName'),
   warehouseSecretName: setting('PIPELINE_WAREHOUSE_SECRET_NAME', 'warehouseSecretName'),
   subnetIds: setting('PIPELINE_SUBNET_IDS', 'subnetIds'),
@@ -97,7 +114,7 @@ export const SETTINGS = {
 } as const;
 
 /** `PIPELINE_<STEP>_MEMORY_MB` / context `<step>MemoryMb`, and likewise for the timeout and /tmp size. */
-export function functionSettings(step: PipelineStep): Record<keyof FunctionSizing, Setting> {
+export function functionSettings(step: PipelineFunctionName): Record<keyof FunctionSizing, Setting> {
   const upper = step.toUpperCase();
   return {
     memoryMb: setting(`PIPELINE_${upper}_MEMORY_MB`, `${step}MemoryMb`),
@@ -141,13 +158,12 @@ export function readInfraConfig(env: Env = process.env, context: Context = () =>
       'an email address: the address that receives failure alerts',
     ),
     schedule: {
-      expression: read.matching(
-        SETTINGS.scheduleExpression,
-        /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\)|at\(.+\))$/,
-        'an EventBridge Scheduler expression such as rate(15 minutes) or cron(0/15 * * * ? *)',
-        'rate(15 minutes)',
-      ),
+      expression: read.schedule(SETTINGS.scheduleExpression, 'rate(15 minutes)'),
       enabled: read.boolean(SETTINGS.scheduleEnabled, true),
+    },
+    verifySchedule: {
+      expression: read.schedule(SETTINGS.verifyScheduleExpression, DEFAULT_VERIFY_SCHEDULE),
+      enabled: read.boolean(SETTINGS.verifyScheduleEnabled, true),
     },
     secrets: { totesys: secret(SETTINGS.totesysSecretName, 'totesys'), warehouse: secret(SETTINGS.warehouseSecretName, 'warehouse') },
     vpc: subnetIds.length > 0 ? { subnetIds, securityGroupIds } : undefined,
@@ -155,6 +171,7 @@ export function readInfraConfig(env: Env = process.env, context: Context = () =>
       extract: read.sizing('extract'),
       transform: read.sizing('transform'),
       load: read.sizing('load'),
+      verify: read.sizing('verify'),
     },
     functionLogLevel: read.oneOf(SETTINGS.functionLogLevel, ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const, 'INFO'),
     logRetentionDays: read.integerIn(SETTINGS.logRetentionDays, LOG_RETENTION_DAYS, 30),
@@ -208,6 +225,15 @@ class SettingReader {
     return value;
   }
 
+  schedule(s: Setting, fallback: string): string {
+    return this.matching(
+      s,
+      /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\)|at\(.+\))$/,
+      'an EventBridge Scheduler expression such as rate(15 minutes) or cron(0/15 * * * ? *)',
+      fallback,
+    );
+  }
+
   oneOf<T extends string>(s: Setting, allowed: readonly T[], fallback: T): T {
     const value = this.optional(s) ?? fallback;
     if (!(allowed as readonly string[]).includes(value)) throw new InfraConfigError(`${describe(s)} must be one of ${allowed.join(', ')}, not "${value}"`);
@@ -248,7 +274,7 @@ class SettingReader {
     return items;
   }
 
-  sizing(step: PipelineStep): FunctionSizing {
+  sizing(step: PipelineFunctionName): FunctionSizing {
     const settings = functionSettings(step);
     const defaults = DEFAULT_FUNCTION_SIZING[step];
     return {

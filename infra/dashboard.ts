@@ -1,10 +1,10 @@
 import { CloudwatchDashboard } from '@cdktf/provider-aws/lib/cloudwatch-dashboard';
 import { CloudwatchLogMetricFilter } from '@cdktf/provider-aws/lib/cloudwatch-log-metric-filter';
 import { Construct } from 'constructs';
-import { PIPELINE_STEPS, type PipelineStep } from '../state-machine/definition';
+import { PIPELINE_FUNCTIONS, PIPELINE_STEPS, type PipelineStep } from '../state-machine/definition';
 import type { PipelineAlerting } from './alerting';
 import type { InfraConfig } from './config';
-import type { PipelineFunctions } from './functions';
+import { VERIFY_METRIC, type PipelineFunctions } from './functions';
 
 /**
  * Metrics read from the steps' structured logs (one JSON object a line, Powertools logger): each
@@ -28,7 +28,7 @@ export interface PipelineDashboardProps {
   readonly alerting: PipelineAlerting;
 }
 
-/** The log metric filters, and one CloudWatch dashboard: runs, steps, rows per table, freshness, alarms. */
+/** The log metric filters, and one CloudWatch dashboard: runs, steps, rows per table, freshness, verification, alarms. */
 export class PipelineDashboard extends Construct {
   /** `<namePrefix>/<environment>`: the custom metrics' namespace. */
   readonly namespace: string;
@@ -59,7 +59,7 @@ export class PipelineDashboard extends Construct {
     const region = config.region;
     const execution = (metric: string, extra: Record<string, unknown> = {}) => ['AWS/States', metric, 'StateMachineArn', stateMachineArn, extra];
     const perFunction = (metric: string, stat: string) =>
-      PIPELINE_STEPS.map((step) => ['AWS/Lambda', metric, 'FunctionName', functions.steps[step].lambda.functionName, { stat, label: `${step} ${metric.toLowerCase()}` }]);
+      PIPELINE_FUNCTIONS.map((name) => ['AWS/Lambda', metric, 'FunctionName', functions.steps[name].lambda.functionName, { stat, label: `${name} ${metric.toLowerCase()}` }]);
     // One line per table, whichever tables the logs name: a search over the metric's `table` dimension.
     const rowsPerTable = (step: PipelineStep) => [
       [{ expression: `SEARCH('{"${this.namespace}",table} MetricName="${ROW_METRICS[step].metricName}"', 'Sum', ${PERIOD})`, id: step }],
@@ -81,7 +81,7 @@ export class PipelineDashboard extends Construct {
         width: 24,
         height: 2,
         properties: {
-          markdown: `# ToteSys pipeline (${config.environment})\nExtract → Transform → Load, started ${config.schedule.expression}. Failures are emailed to the alert topic; re-running a failed step: README "Operating it". What each widget means: docs/deploy.md.`,
+          markdown: `# ToteSys pipeline (${config.environment})\nExtract → Transform → Load, started ${config.schedule.expression}; the warehouse is verified against ToteSys ${config.verifySchedule.expression}. Failures are emailed to the alert topic; re-running a failed step: README "Operating it". What each widget means: docs/deploy.md.`,
         },
       },
       graph(0, 2, 8, 'Executions', [
@@ -113,6 +113,14 @@ export class PipelineDashboard extends Construct {
         'Freshness: age of the newest ToteSys change when it reached the warehouse (s)',
         [[this.namespace, FRESHNESS_METRIC.metricName, { stat: 'Maximum', label: 'change lag' }]],
         { annotations: { horizontal: [{ label: `${config.staleAfterHours} h`, value: config.staleAfterHours * 3600, color: '#d62728' }] }, yAxis: { left: { min: 0 } } },
+      ),
+      graph(
+        0,
+        26,
+        24,
+        'Verification: warehouse rows that differ from ToteSys',
+        [[VERIFY_METRIC.namespace, VERIFY_METRIC.metricName, { stat: 'Maximum', label: 'mismatched rows' }]],
+        { annotations: { horizontal: [{ label: 'alarm above 0', value: 0, color: '#d62728' }] }, yAxis: { left: { min: 0 } } },
       ),
     ];
 

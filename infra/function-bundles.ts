@@ -1,15 +1,15 @@
-import type { PipelineStep } from '../state-machine/definition';
+import type { PipelineFunctionName } from '../state-machine/definition';
 import type { NodejsFunctionBundle } from './nodejs-function';
 
 /**
  * What goes into each step's Lambda package. Transform reads its SQL models and Load its
  * migrations from `__dirname` at run time, so those folders sit next to the bundled `index.js`.
  * DuckDB is native code: it stays out of the bundle and ships in `node_modules/` of the steps
- * that import it.
+ * that import it (Transform and Load; Extract and Verify do not, and ship none).
  */
 const DUCKDB = ['@duckdb/node-api'];
 
-export const PIPELINE_FUNCTION_BUNDLES: Readonly<Record<PipelineStep, NodejsFunctionBundle>> = {
+export const PIPELINE_FUNCTION_BUNDLES: Readonly<Record<PipelineFunctionName, NodejsFunctionBundle>> = {
   extract: { entry: 'functions/extract/handler.ts', nativePackages: DUCKDB },
   transform: {
     entry: 'functions/transform/handler.ts',
@@ -21,4 +21,5 @@ export const PIPELINE_FUNCTION_BUNDLES: Readonly<Record<PipelineStep, NodejsFunc
     assets: [{ from: 'functions/load/migrations', to: 'migrations' }],
     nativePackages: DUCKDB,
   },
+  verify: { entry: 'functions/verify/handler.ts', nativePackages: DUCKDB },
 };

@@ -1,7 +1,7 @@
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
 import { Construct } from 'constructs';
-import { PIPELINE_STEPS, type PipelineStep } from '../state-machine/definition';
+import { PIPELINE_FUNCTIONS, type PipelineFunctionName } from '../state-machine/definition';
 import type { AwsAccount } from './aws-account';
 import type { InfraConfig } from './config';
 import { PIPELINE_FUNCTION_BUNDLES } from './function-bundles';
@@ -13,13 +13,20 @@ import type { PipelineStorage } from './storage';
 /** The service name in every log line (the steps' loggers set the same). */
 export const POWERTOOLS_SERVICE_NAME = 'totesys-pipeline';
 
+/**
+ * The metric the verify function publishes after each comparison (PutMetricData, no dimension):
+ * the number of warehouse rows that differ from ToteSys. Its role may publish to this namespace
+ * only; the mismatch alarm and the dashboard read it.
+ */
+export const VERIFY_METRIC = { namespace: 'ToteSysPipeline', metricName: 'MismatchedRows' } as const;
+
 export interface PipelineFunctionsProps {
   readonly config: InfraConfig;
   readonly account: AwsAccount;
   readonly storage: PipelineStorage;
   readonly secrets: PipelineSecrets;
   /** Packages built elsewhere; by default each is built (and cached) from functions/. */
-  readonly packages?: Partial<Record<PipelineStep, FunctionPackage>>;
+  readonly packages?: Partial<Record<PipelineFunctionName, FunctionPackage>>;
 }
 
 export interface PipelineFunction {
@@ -31,44 +38,62 @@ export interface PipelineFunction {
 }
 
 /**
- * The three steps as Lambda functions: Node.js 22 on x86_64 (DuckDB's Linux x64 binary), X-Ray
- * tracing, their own log group, and their own role that reaches only the bucket prefixes and the
- * secret the step uses.
+ * The three steps and the verification as Lambda functions: Node.js 22 on x86_64 (DuckDB's Linux
+ * x64 binary), X-Ray tracing, their own log group, and their own role that reaches only the
+ * bucket prefixes and the secrets the function uses.
  */
 export class PipelineFunctions extends Construct {
-  readonly steps: Readonly<Record<PipelineStep, PipelineFunction>>;
+  readonly steps: Readonly<Record<PipelineFunctionName, PipelineFunction>>;
 
   constructor(scope: Construct, id: string, props: PipelineFunctionsProps) {
     super(scope, id);
     const { config } = props;
     const ingestion = props.storage.ingestionBucket;
     const processed = props.storage.processedBucket;
-    const duckDbMemoryMb = (step: PipelineStep) => String(Math.floor(config.functions[step].memoryMb * 0.6));
+    const duckDbMemoryMb = (step: PipelineFunctionName) => String(Math.floor(config.functions[step].memoryMb * 0.6));
 
-    const environment: Record<PipelineStep, Record<string, string>> = {
+    const environment: Record<PipelineFunctionName, Record<string, string>> = {
       extract: { INGESTION_BUCKET: ingestion.bucket, TOTESYS_SECRET_ID: props.secrets.totesys.arn },
       transform: { INGESTION_BUCKET: ingestion.bucket, PROCESSED_BUCKET: processed.bucket, TRANSFORM_MEMORY_LIMIT_MB: duckDbMemoryMb('transform') },
       load: { PROCESSED_BUCKET: processed.bucket, WAREHOUSE_SECRET_ID: props.secrets.warehouse.arn, LOAD_MEMORY_LIMIT_MB: duckDbMemoryMb('load') },
+      verify: { INGESTION_BUCKET: ingestion.bucket, TOTESYS_SECRET_ID: props.secrets.totesys.arn, WAREHOUSE_SECRET_ID: props.secrets.warehouse.arn },
     };
 
-    // What each step may touch. Prefixes are the bucket layouts in the README.
-    const access: Record<PipelineStep, PolicyStatement[]> = {
+    // What each function may touch. Prefixes are the bucket layouts in the README and docs/trust.md.
+    const access: Record<PipelineFunctionName, PolicyStatement[]> = {
       extract: [
-        ...bucketAccess('Ingestion', ingestion.arn, { read: ['manifests/'], write: ['manifests/', 'tables/'] }),
+        ...bucketAccess('Ingestion', ingestion.arn, {
+          read: ['manifests/', 'keys/', 'deletions/', 'lake/'],
+          write: ['manifests/', 'tables/', 'keys/', 'deletions/', 'lake/'],
+        }),
         readSecret('TotesysSecret', props.secrets.totesys.arn),
       ],
       transform: [
-        ...bucketAccess('Ingestion', ingestion.arn, { read: ['manifests/', 'tables/'], write: [] }),
-        ...bucketAccess('Processed', processed.arn, { read: ['manifests/', 'state/'], write: ['manifests/', 'tables/', 'state/'] }),
+        ...bucketAccess('Ingestion', ingestion.arn, { read: ['manifests/', 'tables/', 'deletions/'], write: [] }),
+        ...bucketAccess('Processed', processed.arn, { read: ['manifests/', 'state/'], write: ['manifests/', 'tables/', 'state/', 'deletions/'] }),
       ],
       load: [
-        ...bucketAccess('Processed', processed.arn, { read: ['manifests/', 'tables/'], write: [] }),
+        ...bucketAccess('Processed', processed.arn, { read: ['manifests/', 'tables/', 'deletions/'], write: [] }),
         readSecret('WarehouseSecret', props.secrets.warehouse.arn),
+      ],
+      // Reads both databases (with whatever rights their secrets' users have: it only queries).
+      verify: [
+        ...bucketAccess('Ingestion', ingestion.arn, { read: ['manifests/', 'keys/', 'lake/'], write: [] }),
+        readSecret('TotesysSecret', props.secrets.totesys.arn),
+        readSecret('WarehouseSecret', props.secrets.warehouse.arn),
+        {
+          // PutMetricData takes no resource narrower than "*": the namespace condition is the limit.
+          Sid: 'PublishVerificationMetric',
+          Effect: 'Allow',
+          Action: 'cloudwatch:PutMetricData',
+          Resource: '*',
+          Condition: { StringEquals: { 'cloudwatch:namespace': VERIFY_METRIC.namespace } },
+        },
       ],
     };
 
-    const steps = {} as Record<PipelineStep, PipelineFunction>;
-    for (const step of PIPELINE_STEPS) {
+    const steps = {} as Record<PipelineFunctionName, PipelineFunction>;
+    for (const step of PIPELINE_FUNCTIONS) {
       const name = `${config.resourcePrefix}-${step}`;
       const sizing = config.functions[step];
       const logGroup = new CloudwatchLogGroup(this, `${step}-logs`, {
@@ -77,7 +102,7 @@ export class PipelineFunctions extends Construct {
       });
       const role = new ServiceRole(this, `${step}-role`, {
         name,
-        description: `Runs the ToteSys pipeline's ${step} step`,
+        description: step === 'verify' ? 'Compares the ToteSys warehouse with ToteSys' : `Runs the ToteSys pipeline's ${step} step`,
         service: 'lambda.amazonaws.com',
         statements: [
           {
@@ -98,7 +123,7 @@ export class PipelineFunctions extends Construct {
       });
       const lambda = new LambdaFunction(this, step, {
         functionName: name,
-        description: `ToteSys pipeline: ${step} step`,
+        description: step === 'verify' ? 'ToteSys pipeline: verification (warehouse against ToteSys)' : `ToteSys pipeline: ${step} step`,
         role: role.arn,
         runtime: 'nodejs22.x',
         architectures: ['x86_64'],
@@ -129,7 +154,7 @@ export class PipelineFunctions extends Construct {
   }
 
   get roleArns(): string[] {
-    return PIPELINE_STEPS.map((step) => this.steps[step].role.arn);
+    return PIPELINE_FUNCTIONS.map((step) => this.steps[step].role.arn);
   }
 }
 

@@ -2,7 +2,7 @@ import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { App, LocalBackend, S3Backend, TerraformOutput, TerraformStack } from 'cdktf';
 import type { Construct } from 'constructs';
 import path from 'node:path';
-import type { PipelineStep } from '../state-machine/definition';
+import type { PipelineFunctionName } from '../state-machine/definition';
 import { PipelineAlerting } from './alerting';
 import { AwsAccount } from './aws-account';
 import { InfraConfigError, readInfraConfig, type InfraConfig } from './config';
@@ -16,12 +16,13 @@ import { PipelineStorage } from './storage';
 export interface PipelineStackProps {
   readonly config: InfraConfig;
   /** Function packages built elsewhere (tests); by default they are built from functions/. */
-  readonly packages?: Partial<Record<PipelineStep, FunctionPackage>>;
+  readonly packages?: Partial<Record<PipelineFunctionName, FunctionPackage>>;
 }
 
 /**
- * The whole pipeline in one stack: the lake, the secrets, the three step functions, the alert
- * topic, the state machine and its schedule, the alarms and the dashboard.
+ * The whole pipeline in one stack: the lake, the secrets, the three step functions and the verify
+ * function, the alert topic, the state machine and its two schedules (runs and verifications),
+ * the alarms and the dashboard.
  */
 export class PipelineStack extends TerraformStack {
   readonly storage: PipelineStorage;

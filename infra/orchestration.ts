@@ -3,7 +3,7 @@ import { SchedulerSchedule } from '@cdktf/provider-aws/lib/scheduler-schedule';
 import { SfnStateMachine } from '@cdktf/provider-aws/lib/sfn-state-machine';
 import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic';
 import { Construct } from 'constructs';
-import { buildPipelineDefinition, PIPELINE_STEPS, type PipelineStep } from '../state-machine/definition';
+import { buildPipelineDefinition, PIPELINE_FUNCTIONS, VERIFY_INPUT, type PipelineFunctionName } from '../state-machine/definition';
 import type { AwsAccount } from './aws-account';
 import type { InfraConfig } from './config';
 import type { PipelineFunctions } from './functions';
@@ -21,7 +21,8 @@ export interface PipelineOrchestrationProps {
 
 /**
  * The state machine (Standard, exactly `buildPipelineDefinition`'s output) with its role, its
- * execution log and X-Ray tracing; and the EventBridge Scheduler schedule that starts it.
+ * execution log and X-Ray tracing; and the two EventBridge Scheduler schedules that start it:
+ * pipeline runs (input `{}`) and verifications (input `{"verify": true}`).
  */
 export class PipelineOrchestration extends Construct {
   readonly stateMachine: SfnStateMachine;
@@ -29,6 +30,7 @@ export class PipelineOrchestration extends Construct {
   readonly role: ServiceRole;
   readonly logGroup: CloudwatchLogGroup;
   readonly schedule: SchedulerSchedule;
+  readonly verifySchedule: SchedulerSchedule;
   readonly schedulerRole: ServiceRole;
 
   constructor(scope: Construct, id: string, props: PipelineOrchestrationProps) {
@@ -37,7 +39,7 @@ export class PipelineOrchestration extends Construct {
     this.stateMachineName = config.resourcePrefix;
     // Built from its name, not read from the resource: the role must exist before the state machine.
     const stateMachineArn = account.arn('states', `stateMachine:${this.stateMachineName}`);
-    const functionArns = PIPELINE_STEPS.map((step) => functions.steps[step].lambda.arn);
+    const functionArns = PIPELINE_FUNCTIONS.map((name) => functions.steps[name].lambda.arn);
 
     this.logGroup = new CloudwatchLogGroup(this, 'logs', {
       // Step Functions' recommended prefix: keeps the account's log resource policy small.
@@ -81,8 +83,8 @@ export class PipelineOrchestration extends Construct {
     });
 
     const timeoutSeconds = Object.fromEntries(
-      PIPELINE_STEPS.map((step) => [step, functions.steps[step].timeoutSeconds + TASK_TIMEOUT_MARGIN_SECONDS]),
-    ) as Record<PipelineStep, number>;
+      PIPELINE_FUNCTIONS.map((name) => [name, functions.steps[name].timeoutSeconds + TASK_TIMEOUT_MARGIN_SECONDS]),
+    ) as Record<PipelineFunctionName, number>;
     this.stateMachine = new SfnStateMachine(this, 'state-machine', {
       name: this.stateMachineName,
       type: 'STANDARD',
@@ -92,6 +94,7 @@ export class PipelineOrchestration extends Construct {
           extractFunctionArn: functions.steps.extract.lambda.arn,
           transformFunctionArn: functions.steps.transform.lambda.arn,
           loadFunctionArn: functions.steps.load.lambda.arn,
+          verifyFunctionArn: functions.steps.verify.lambda.arn,
           alertTopicArn: alertTopic.arn,
           timeoutSeconds,
         }),
@@ -108,26 +111,30 @@ export class PipelineOrchestration extends Construct {
 
     this.schedulerRole = new ServiceRole(this, 'scheduler-role', {
       name: `${config.resourcePrefix}-scheduler`,
-      description: 'Lets EventBridge Scheduler start the ToteSys pipeline',
+      description: 'Lets EventBridge Scheduler start the ToteSys pipeline and its verification',
       service: 'scheduler.amazonaws.com',
       sourceAccount: account.accountId,
       statements: [{ Sid: 'StartPipeline', Effect: 'Allow', Action: 'states:StartExecution', Resource: this.stateMachine.arn }],
     });
-    this.schedule = new SchedulerSchedule(this, 'schedule', {
-      name: config.resourcePrefix,
-      description: 'Starts the ToteSys pipeline',
-      scheduleExpression: config.schedule.expression,
-      state: config.schedule.enabled ? 'ENABLED' : 'DISABLED',
-      flexibleTimeWindow: { mode: 'OFF' },
-      target: {
-        arn: this.stateMachine.arn,
-        roleArn: this.schedulerRole.arn,
-        // An empty input runs every step (see README "The state machine").
-        input: '{}',
-        // A start that keeps failing is superseded by the next scheduled one.
-        retryPolicy: { maximumEventAgeInSeconds: 300, maximumRetryAttempts: 3 },
-      },
-      dependsOn: [this.schedulerRole.policy],
-    });
+    const schedule = (id: string, name: string, description: string, settings: InfraConfig['schedule'], input: object) =>
+      new SchedulerSchedule(this, id, {
+        name,
+        description,
+        scheduleExpression: settings.expression,
+        state: settings.enabled ? 'ENABLED' : 'DISABLED',
+        flexibleTimeWindow: { mode: 'OFF' },
+        target: {
+          arn: this.stateMachine.arn,
+          roleArn: this.schedulerRole.arn,
+          input: JSON.stringify(input),
+          // A start that keeps failing is superseded by the next scheduled one.
+          retryPolicy: { maximumEventAgeInSeconds: 300, maximumRetryAttempts: 3 },
+        },
+        dependsOn: [this.schedulerRole.policy],
+      });
+    // An empty input runs every step (see README "The state machine").
+    this.schedule = schedule('schedule', config.resourcePrefix, 'Starts the ToteSys pipeline', config.schedule, {});
+    // {"verify": true}: compares the warehouse with ToteSys, changes nothing.
+    this.verifySchedule = schedule('verify-schedule', `${config.resourcePrefix}-verify`, 'Verifies the ToteSys warehouse against ToteSys', config.verifySchedule, VERIFY_INPUT);
   }
 }

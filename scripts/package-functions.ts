@@ -1,5 +1,5 @@
 /**
- * Builds the three Lambda packages exactly as `cdktf synth` does (infra/nodejs-function.ts):
+ * Builds the Lambda packages (the three steps and verify) exactly as `cdktf synth` does (infra/nodejs-function.ts):
  *
  *   npx tsx scripts/package-functions.ts [outDir]     (default dist/functions)
  *
@@ -7,7 +7,7 @@
  * sizes against Lambda's limits.
  */
 import path from 'node:path';
-import { PIPELINE_STEPS } from '../state-machine/definition';
+import { PIPELINE_FUNCTIONS } from '../state-machine/definition';
 import { PIPELINE_FUNCTION_BUNDLES } from '../infra/function-bundles';
 import { buildFunctionPackage, LAMBDA_LIMITS, PROJECT_ROOT } from '../infra/nodejs-function';
 
@@ -15,7 +15,7 @@ const outDir = path.resolve(process.argv[2] ?? path.join(PROJECT_ROOT, 'dist', '
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
 let tooLarge = false;
-for (const step of PIPELINE_STEPS) {
+for (const step of PIPELINE_FUNCTIONS) {
   const started = Date.now();
   const pkg = buildFunctionPackage(step, PIPELINE_FUNCTION_BUNDLES[step], outDir);
   const notes = [

@@ -1,9 +1,9 @@
 import './local/promise-with-resolvers';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { PIPELINE_STEPS, type PipelineStep } from '../state-machine/definition';
+import { PIPELINE_STEPS, VERIFY_INPUT, WAREHOUSE_MISMATCH_ERROR, type PipelineFunctionName, type PipelineStep } from '../state-machine/definition';
 import { startLocalEnvironment } from './local/environment';
-import { readExecutions, resumeInput, runLocalExecution, type ExecutionRecord, type ProgressEvent } from './local/execution';
+import { lastPipelineExecution, resumeInput, runLocalExecution, type ExecutionRecord, type ProgressEvent } from './local/execution';
 import { inProcessHandlers } from './local/step-handlers';
 
 const USAGE = `npm start [-- options]
@@ -14,6 +14,8 @@ Everything local lives in PIPELINE_HOME (default ./.pipeline): run again for an 
 delete the folder to start over.
 
   --from <extract|transform|load>  re-run the last execution from this step
+  --verify                         compare the warehouse with ToteSys (the verification execution,
+                                   input {"verify": true}); changes nothing
   --fast-retries                   retry failed steps after 100 ms instead of the real backoff
   --verbose                        show the steps' structured logs
   --help`;
@@ -22,6 +24,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       from: { type: 'string' },
+      verify: { type: 'boolean', default: false },
       'fast-retries': { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -35,7 +38,13 @@ async function main(): Promise<number> {
     console.error(`--from must be one of ${PIPELINE_STEPS.join(', ')}`);
     return 2;
   }
+  if (values.verify && values.from !== undefined) {
+    console.error('--verify runs the verification only: it does not go with --from');
+    return 2;
+  }
   const home = path.resolve(process.env.PIPELINE_HOME ?? '.pipeline');
+  // Read before the steps' configuration goes into the environment (which names the warehouse).
+  const embeddedWarehouse = !process.env.WAREHOUSE_DATABASE_URL;
   const started = performance.now();
   const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
   console.log(`ToteSys pipeline, local run (PIPELINE_HOME=${path.relative(process.cwd(), home) || '.'})`);
@@ -53,9 +62,10 @@ async function main(): Promise<number> {
       POWERTOOLS_LOG_LEVEL: values.verbose ? 'INFO' : 'WARN',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     });
-    const last = readExecutions(home).at(-1);
-    const input = values.from ? resumeInput(last, values.from as PipelineStep) : {};
+    const last = lastPipelineExecution(home);
+    const input: Record<string, unknown> = values.verify ? { ...VERIFY_INPUT } : values.from ? resumeInput(last, values.from as PipelineStep) : {};
     if (values.from) console.log(`  Re-running ${last ? `execution ${last.name}` : 'the pipeline'} from ${values.from}: input ${JSON.stringify(input)}`);
+    if (values.verify) console.log(`  Verifying the warehouse against ToteSys: input ${JSON.stringify(input)}`);
 
     const record = await runLocalExecution({
       home,
@@ -68,10 +78,16 @@ async function main(): Promise<number> {
     if (record.status === 'FAILED') {
       const step = failedStep(record);
       console.error(`\nFAILED${step ? ` at ${label(step)}` : ''}: ${record.error?.name}: ${record.error?.message}`);
-      if (step) console.error(`Re-run from that step with: npm start -- --from ${step}`);
+      if (step === 'verify') console.error('Verify again with: npm start -- --verify');
+      else if (step) console.error(`Re-run from that step with: npm start -- --from ${step}`);
+      if (record.error?.name === WAREHOUSE_MISMATCH_ERROR) console.error(`The differing rows: npm run verify. The execution record: ${path.join(home, 'executions', `${record.name}.json`)}`);
       return 1;
     }
     console.log(`\nSucceeded in ${elapsed()}.`);
+    // The embedded warehouse has no address an operator knows: say how to look at it.
+    if (embeddedWarehouse) {
+      console.log(`Look at the warehouse with: npm run warehouse${values.verify ? '' : '. Check it against ToteSys with: npm run verify (or npm start -- --verify)'}`);
+    }
     return 0;
   } finally {
     await environment.stop();
@@ -84,7 +100,7 @@ function printProgress(event: ProgressEvent, elapsed: () => string): void {
       console.log(`▶ ${label(event.step)}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''} … [${elapsed()}]`);
       break;
     case 'step-succeeded':
-      console.log(`✓ ${label(event.step)} ${event.seconds.toFixed(1)} s  ${describeOutput(event.output)}`);
+      console.log(`✓ ${label(event.step)} ${event.seconds.toFixed(1)} s  ${event.step === 'verify' ? describeVerification(event.output) : describeOutput(event.output)}`);
       break;
     case 'step-failed':
       console.log(`✗ ${label(event.step)} ${event.seconds.toFixed(1)} s  ${event.error.name}: ${event.error.message}`);
@@ -98,7 +114,7 @@ function printProgress(event: ProgressEvent, elapsed: () => string): void {
   }
 }
 
-function label(step: PipelineStep): string {
+function label(step: PipelineFunctionName): string {
   return step[0]!.toUpperCase() + step.slice(1);
 }
 
@@ -110,7 +126,47 @@ function describeOutput(output: unknown): string {
   return `batch ${batches.join(', ')}: ${rows.toLocaleString('en-GB')} rows`;
 }
 
+/** The verify function's result: `{ batchId, mismatchedRows, tables: [...] }`. */
+interface Verification {
+  readonly batchId?: string | null;
+  readonly mismatchedRows?: number;
+  /** Per table: an array of `{ table, …counts }`, or an object of counts keyed by table. */
+  readonly tables?: readonly unknown[] | Readonly<Record<string, unknown>>;
+}
+
+function describeVerification(output: unknown): string {
+  const o = (output ?? {}) as Verification;
+  const asOf = o.batchId ? `as of batch ${o.batchId}` : 'with no batch loaded yet';
+  if (!o.mismatchedRows) return `the warehouse equals ToteSys ${asOf}`;
+  return `${o.mismatchedRows.toLocaleString('en-GB')} mismatched row(s) ${asOf}`;
+}
+
+/** Per table: its name and the numbers the verification gave it, whatever their names. */
+function verifiedTables(tables: Verification['tables']): [string, string][] {
+  if (!tables || typeof tables !== 'object') return [];
+  const entries: [string | undefined, unknown][] = Array.isArray(tables) ? tables.map((entry) => [undefined, entry]) : Object.entries(tables);
+  return entries.map(([key, entry]) => describeVerifiedTable(key, entry));
+}
+
+function describeVerifiedTable(key: string | undefined, entry: unknown): [string, string] {
+  if (typeof entry !== 'object' || entry === null) return [key ?? String(entry), key === undefined ? '' : String(entry)];
+  const fields = entry as Record<string, unknown>;
+  const name = key ?? String(fields.table ?? fields.name ?? '?');
+  const numbers = Object.entries(fields)
+    .filter(([, value]) => typeof value === 'number')
+    .map(([key, value]) => `${key} ${(value as number).toLocaleString('en-GB')}`);
+  return [name, numbers.join(', ')];
+}
+
 function printSummary(record: ExecutionRecord): void {
+  const verification = record.steps.find((s) => s.step === 'verify' && s.output)?.output as Verification | undefined;
+  if (verification) {
+    console.log(`\nVerification ${record.name} (${record.status}): ${describeVerification(verification)}`);
+    const tables = verifiedTables(verification.tables);
+    const width = Math.max(5, ...tables.map(([name]) => name.length));
+    for (const [name, numbers] of tables) console.log(`  ${name.padEnd(width)} ${numbers}`);
+    return;
+  }
   const lines: [string, string, string][] = [];
   for (const run of record.steps.filter((s) => s.output)) {
     const rows = (run.output as { rows?: Record<string, number> }).rows ?? {};
@@ -128,9 +184,13 @@ function printSummary(record: ExecutionRecord): void {
   console.log(`  time: ${times.join(', ')}`);
 }
 
-/** The step whose failure ended the execution, or undefined when it failed before any step. */
-function failedStep(record: ExecutionRecord): PipelineStep | undefined {
-  return [...record.steps].reverse().find((s) => s.error)?.step;
+/**
+ * The step whose failure ended the execution: the last one run, when it failed. Undefined when the
+ * execution failed otherwise (before any step, or a verification that found differences).
+ */
+function failedStep(record: ExecutionRecord): PipelineFunctionName | undefined {
+  const last = record.steps.at(-1);
+  return last?.error ? last.step : undefined;
 }
 
 main().then(

@@ -4,23 +4,36 @@ import { RETRYABLE_ERROR_NAMES } from '../functions/shared/errors';
  * The pipeline's Amazon States Language definition, built from its parameters. The CDKTF stack
  * deploys exactly this, and `npm start` runs exactly this locally.
  *
- *   CheckForRunningExecutions → SkipIfAnotherRunIsInProgress ─(yes)→ SkipRun
- *        └→ RouteByResumeFrom → Extract → Transform → Load
- *             (resumeFrom: "transform" | "load" jumps straight to that step)
+ *   RouteByVerify ─({"verify": true})→ Verify → CheckVerification ─(mismatchedRows > 0)→ WarehouseDiffers
+ *        │                                          └→ WarehouseMatches
+ *        └→ CheckForRunningExecutions → SkipIfAnotherRunIsInProgress ─(yes)→ SkipRun
+ *             └→ RouteByResumeFrom → Extract → Transform → Load
+ *                  (resumeFrom: "transform" | "load" jumps straight to that step)
  *   each Task: Retry on transient errors → Catch → <Step>Failed → NotifyFailure (SNS) → PipelineFailed
+ *
+ * A verification only reads (the warehouse, ToteSys, the ingestion bucket), so it skips the
+ * overlap guard: it runs whether or not a pipeline run is in progress. A warehouse that differs
+ * ends in WarehouseDiffers without an SNS publish: the verify function's MismatchedRows metric
+ * has an alarm of its own that emails the alert topic.
  */
 export interface PipelineDefinitionParameters {
   readonly extractFunctionArn: string;
   readonly transformFunctionArn: string;
   readonly loadFunctionArn: string;
+  readonly verifyFunctionArn: string;
   readonly alertTopicArn: string;
-  /** Each step's timeout: the Lambda's own timeout, plus a little. */
-  readonly timeoutSeconds?: Partial<Record<PipelineStep, number>>;
+  /** Each Task's timeout: the Lambda's own timeout, plus a little. */
+  readonly timeoutSeconds?: Partial<Record<PipelineFunctionName, number>>;
   readonly retry?: Partial<RetryPolicy>;
 }
 
+/** The steps of a pipeline run, in order. */
 export type PipelineStep = 'extract' | 'transform' | 'load';
 export const PIPELINE_STEPS: readonly PipelineStep[] = ['extract', 'transform', 'load'];
+
+/** Every Lambda the state machine invokes: the three steps, and the verification. */
+export type PipelineFunctionName = PipelineStep | 'verify';
+export const PIPELINE_FUNCTIONS: readonly PipelineFunctionName[] = [...PIPELINE_STEPS, 'verify'];
 
 export interface RetryPolicy {
   readonly maxAttempts: number;
@@ -43,6 +56,14 @@ export const TRANSIENT_ERRORS: readonly string[] = [
 /** The state names an operator sees in the console, per step. */
 export const STEP_STATE: Readonly<Record<PipelineStep, string>> = { extract: 'Extract', transform: 'Transform', load: 'Load' };
 
+/** The Task state that runs the verify function, and what its input and failure are called. */
+export const VERIFY_STATE = 'Verify';
+export const TASK_STATE: Readonly<Record<PipelineFunctionName, string>> = { ...STEP_STATE, verify: VERIFY_STATE };
+/** The input of a verification execution (the verification schedule's, and `npm start -- --verify`'s). */
+export const VERIFY_INPUT = { verify: true } as const;
+/** The error a verification that found differences fails the execution with. */
+export const WAREHOUSE_MISMATCH_ERROR = 'WarehouseMismatch';
+
 type State = Record<string, unknown>;
 
 export interface StateMachineDefinition {
@@ -53,7 +74,7 @@ export interface StateMachineDefinition {
 
 export function buildPipelineDefinition(parameters: PipelineDefinitionParameters): StateMachineDefinition {
   const retry = { ...DEFAULT_RETRY, ...parameters.retry };
-  const timeout = { extract: 900, transform: 900, load: 900, ...parameters.timeoutSeconds };
+  const timeout = { extract: 900, transform: 900, load: 900, verify: 900, ...parameters.timeoutSeconds };
   const retrier = [
     {
       ErrorEquals: [...TRANSIENT_ERRORS],
@@ -64,16 +85,16 @@ export function buildPipelineDefinition(parameters: PipelineDefinitionParameters
       JitterStrategy: 'FULL',
     },
   ];
-  const step = (name: PipelineStep, functionArn: string, payload: State, resultSelector: State, next: string): State => ({
+  const step = (name: PipelineFunctionName, functionArn: string, payload: State, resultSelector: State, next: string, resultPath = `$.${name}`): State => ({
     Type: 'Task',
     Comment: `Runs the ${name} Lambda. Retries transient errors; anything else is reported and fails the run.`,
     Resource: 'arn:aws:states:::lambda:invoke',
     Parameters: { FunctionName: functionArn, Payload: payload },
     ResultSelector: resultSelector,
-    ResultPath: `$.${name}`,
+    ResultPath: resultPath,
     TimeoutSeconds: timeout[name],
     Retry: retrier,
-    Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: `${STEP_STATE[name]}Failed` }],
+    Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: `${TASK_STATE[name]}Failed` }],
     Next: next,
   });
   const failed = (stepName: string, rerunInput: State): State => ({
@@ -94,9 +115,50 @@ export function buildPipelineDefinition(parameters: PipelineDefinitionParameters
   const withBatch = (value: string) => ({ And: [...resumeFrom(value).And, { Variable: '$.batchId', IsPresent: true }] });
 
   return {
-    Comment: 'ToteSys ETL: Extract (ToteSys -> ingestion bucket), Transform (DuckDB -> processed bucket), Load (-> warehouse).',
-    StartAt: 'CheckForRunningExecutions',
+    Comment:
+      'ToteSys ETL: Extract (ToteSys -> ingestion bucket), Transform (DuckDB -> processed bucket), Load (-> warehouse). Input {"verify": true} instead compares the warehouse with ToteSys.',
+    StartAt: 'RouteByVerify',
     States: {
+      RouteByVerify: {
+        Type: 'Choice',
+        Comment: 'Input {"verify": true} runs the verification only: it reads and never writes, so it skips the overlap guard.',
+        Choices: [{ And: [{ Variable: '$.verify', IsPresent: true }, { Variable: '$.verify', BooleanEquals: true }], Next: VERIFY_STATE }],
+        Default: 'CheckForRunningExecutions',
+      },
+      [VERIFY_STATE]: step(
+        'verify',
+        parameters.verifyFunctionArn,
+        { 'executionId.$': '$$.Execution.Id' },
+        { 'batchId.$': '$.Payload.batchId', 'mismatchedRows.$': '$.Payload.mismatchedRows', 'tables.$': '$.Payload.tables' },
+        'CheckVerification',
+        '$.verification',
+      ),
+      CheckVerification: {
+        Type: 'Choice',
+        Comment: 'Any mismatched row fails the execution; the MismatchedRows alarm sends the email.',
+        Choices: [{ Variable: '$.verification.mismatchedRows', NumericGreaterThan: 0, Next: 'DescribeMismatch' }],
+        Default: 'WarehouseMatches',
+      },
+      WarehouseMatches: {
+        Type: 'Succeed',
+        Comment: 'The warehouse equals ToteSys as of the last loaded batch.',
+      },
+      DescribeMismatch: {
+        Type: 'Pass',
+        Comment: 'The cause WarehouseDiffers fails with: a Fail state cannot format one itself.',
+        Parameters: {
+          'cause.$':
+            "States.Format('The warehouse differs from ToteSys in {} row(s), compared as of batch {}, the last one loaded. The output of the Verify step in this execution gives the counts per table; to see the rows, run npm run verify against the same databases. Nothing was changed.', $.verification.mismatchedRows, $.verification.batchId)",
+        },
+        ResultPath: '$.mismatch',
+        Next: 'WarehouseDiffers',
+      },
+      WarehouseDiffers: {
+        Type: 'Fail',
+        Comment: 'Fails the verification execution (status FAILED). No SNS publish here: the MismatchedRows alarm emails the alert topic.',
+        Error: WAREHOUSE_MISMATCH_ERROR,
+        CausePath: '$.mismatch.cause',
+      },
       CheckForRunningExecutions: {
         Type: 'Task',
         Comment: 'Lists the running executions of this state machine, this one included.',
@@ -164,6 +226,7 @@ export function buildPipelineDefinition(parameters: PipelineDefinitionParameters
       ),
       Done: { Type: 'Succeed' },
       GuardFailed: failed('CheckForRunningExecutions', {}),
+      VerifyFailed: failed(VERIFY_STATE, { ...VERIFY_INPUT }),
       ExtractFailed: failed('Extract', { resumeFrom: 'extract' }),
       TransformFailed: failed('Transform', { resumeFrom: 'transform', 'batchId.$': '$.extract.latestBatchId' }),
       LoadFailed: failed('Load', { resumeFrom: 'load', 'batchId.$': '$.transform.latestBatchId' }),

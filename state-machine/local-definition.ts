@@ -7,6 +7,7 @@ export const LOCAL_ARNS = {
   extract: 'arn:aws:lambda:eu-west-2:000000000000:function:totesys-extract-local',
   transform: 'arn:aws:lambda:eu-west-2:000000000000:function:totesys-transform-local',
   load: 'arn:aws:lambda:eu-west-2:000000000000:function:totesys-load-local',
+  verify: 'arn:aws:lambda:eu-west-2:000000000000:function:totesys-verify-local',
   alerts: 'arn:aws:sns:eu-west-2:000000000000:totesys-alerts-local',
 } as const;
 
@@ -15,6 +16,7 @@ export function localDefinition(): StateMachineDefinition {
     extractFunctionArn: LOCAL_ARNS.extract,
     transformFunctionArn: LOCAL_ARNS.transform,
     loadFunctionArn: LOCAL_ARNS.load,
+    verifyFunctionArn: LOCAL_ARNS.verify,
     alertTopicArn: LOCAL_ARNS.alerts,
   });
 }

@@ -37,6 +37,7 @@ function describeRule(rule: Record<string, unknown>): string {
   const variable = String(rule.Variable ?? '').replace(/^\$\./, '');
   if (rule.IsPresent === true) return `${variable} given`;
   if (rule.StringEquals !== undefined) return `${variable} = ${String(rule.StringEquals)}`;
+  if (rule.BooleanEquals !== undefined) return `${variable} = ${String(rule.BooleanEquals)}`;
   if (rule.NumericGreaterThan !== undefined) return `${variable} > ${String(rule.NumericGreaterThan)}`;
   throw new Error(`No description for Choice rule ${JSON.stringify(rule)}`);
 }

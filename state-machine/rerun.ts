@@ -5,26 +5,29 @@ import {
   type HistoryEvent,
   type SFNClient,
 } from '@aws-sdk/client-sfn';
-import { STEP_STATE, type PipelineStep } from './definition';
+import { STEP_STATE, VERIFY_INPUT, VERIFY_STATE, type PipelineStep } from './definition';
 
 /**
  * Re-running a failed execution from the step that failed. Console "Redrive" cannot do it: it
  * restarts at the Fail state and never re-runs the failed Lambda. A new execution with the input
- * `{"resumeFrom": "<step>", "batchId": "…"}` does, through the definition's RouteByResumeFrom.
+ * `{"resumeFrom": "<step>", "batchId": "…"}` does, through the definition's RouteByResumeFrom. A
+ * verification that failed or stopped is re-run as a verification: `{"verify": true}`.
  */
-export type RerunInput = { resumeFrom: PipelineStep; batchId?: string | null } | Record<string, never>;
+export type RerunInput = { resumeFrom: PipelineStep; batchId?: string | null } | typeof VERIFY_INPUT | Record<string, never>;
 
-const FAILURE_STATES: Readonly<Record<string, PipelineStep | null>> = {
+const FAILURE_STATES: Readonly<Record<string, PipelineStep | 'verify' | null>> = {
   GuardFailed: null,
   ExtractFailed: 'extract',
   TransformFailed: 'transform',
   LoadFailed: 'load',
+  [`${VERIFY_STATE}Failed`]: 'verify',
 };
 
 /**
  * The re-run input of a failed execution, from its history: the `<Step>Failed` state's output
  * holds it (the same input the alert gave). An execution that stopped without reaching it (timed
- * out or aborted mid-step) resumes at the last step it entered, with that step's batch.
+ * out or aborted mid-step) resumes at the last step it entered, with that step's batch; one that
+ * entered Verify (a verification, whether it failed, stopped or found differences) verifies again.
  */
 export function rerunInputFromHistory(events: readonly HistoryEvent[]): RerunInput {
   const newestFirst = [...events].sort((a, b) => Number(b.id ?? 0) - Number(a.id ?? 0));
@@ -37,6 +40,7 @@ export function rerunInputFromHistory(events: readonly HistoryEvent[]): RerunInp
   }
   for (const event of newestFirst) {
     const entered = event.stateEnteredEventDetails;
+    if (entered?.name === VERIFY_STATE) return { ...VERIFY_INPUT };
     const step = (Object.keys(STEP_STATE) as PipelineStep[]).find((s) => STEP_STATE[s] === entered?.name);
     if (!step || !entered?.input) continue;
     if (step === 'extract') return { resumeFrom: 'extract' };

@@ -111,18 +111,29 @@ export function changedRowsCopySql(table: SourceTable, mode: ScanMode): string {
   const columns = Object.keys(table.columns)
     .map((column) => `t."${column}"`)
     .join(', ');
-  const rows =
-    mode === 'all'
-      ? `SELECT ${columns} FROM ${qualified(table)} t`
-      : `SELECT ${columns}
-    FROM ${qualified(table)} t CROSS JOIN LATERAL (SELECT ${fullXminOf('t')} AS id) writer
-    WHERE ${mode === 'changed-prefiltered' ? `${newerThan('t', SETTING.afterXid32)}\n      AND ` : ''}writer.id >= (SELECT current_setting('${SETTING.afterXid}')::bigint)
-      AND writer.id NOT IN (SELECT unnest(current_setting('${SETTING.committedXids}')::bigint[]))`;
+  const rows = mode === 'all' ? `SELECT ${columns} FROM ${qualified(table)} t` : newVersionsOf(table, columns, mode);
   return `COPY (
   SELECT row_to_json(r)::text FROM (
     ${rows}
   ) r
 ) TO STDOUT WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')`;
+}
+
+/** `columns` of the table's row versions (alias `t`) that are new since the bound state: the exact rule, optionally pre-filtered. */
+function newVersionsOf(table: SourceTable, columns: string, mode: Exclude<ScanMode, 'all'>): string {
+  return `SELECT ${columns}
+    FROM ${qualified(table)} t CROSS JOIN LATERAL (SELECT ${fullXminOf('t')} AS id) writer
+    WHERE ${mode === 'changed-prefiltered' ? `${newerThan('t', SETTING.afterXid32)}\n      AND ` : ''}writer.id >= (SELECT current_setting('${SETTING.afterXid}')::bigint)
+      AND writer.id NOT IN (SELECT unnest(current_setting('${SETTING.committedXids}')::bigint[]))`;
+}
+
+/**
+ * The primary keys (column `key`) of the table's rows whose version is new since the state bound
+ * by `extractionBounds`: the rows `changedRowsCopySql` would extract, keys only. Verification
+ * uses it to leave out what changed in ToteSys after the batch it compares with.
+ */
+export function changedKeysSql(table: SourceTable, mode: Exclude<ScanMode, 'all'>): string {
+  return newVersionsOf(table, `t."${table.primaryKey}" AS key`, mode);
 }
 
 /** Writer of row `alias` at or after the 32-bit id in `setting`, by `age()`: cheap, no text conversion. */

@@ -2,19 +2,23 @@ import './promise-with-resolvers';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { STEP_STATE, type PipelineStep, type StateMachineDefinition } from '../../state-machine/definition';
+import { TASK_STATE, type PipelineFunctionName, type PipelineStep, type StateMachineDefinition } from '../../state-machine/definition';
 import { LOCAL_ARNS, localDefinition } from '../../state-machine/local-definition';
 
 /**
  * Runs the real state-machine definition with aws-local-stepfunctions: its Task states call the
  * steps' handlers in-process, the overlap check reads this machine's own execution records, and the
  * SNS alert is printed and kept in `home/notifications.jsonl`. Each execution leaves a record in
- * `home/executions/`, which `npm start -- --from <step>` reads to re-run the last one.
+ * `home/executions/`, which `npm start -- --from <step>` reads to re-run the last one. The input
+ * `{"verify": true}` runs the Verify task instead (`npm start -- --verify`).
  */
 export type StepHandler = (payload: Record<string, unknown>) => Promise<unknown>;
 
+/** The handlers of the state machine's Lambda Tasks. Verify is needed only by a verification. */
+export type TaskHandlers = Readonly<Record<PipelineStep, StepHandler>> & { readonly verify?: StepHandler };
+
 export interface StepRun {
-  readonly step: PipelineStep;
+  readonly step: PipelineFunctionName;
   readonly attempts: number;
   readonly seconds: number;
   readonly input: Record<string, unknown>;
@@ -37,15 +41,15 @@ export interface ExecutionRecord {
 }
 
 export type ProgressEvent =
-  | { kind: 'step-started'; step: PipelineStep; attempt: number }
-  | { kind: 'step-succeeded'; step: PipelineStep; seconds: number; output: unknown }
-  | { kind: 'step-failed'; step: PipelineStep; seconds: number; error: Error; attempt: number }
+  | { kind: 'step-started'; step: PipelineFunctionName; attempt: number }
+  | { kind: 'step-succeeded'; step: PipelineFunctionName; seconds: number; output: unknown }
+  | { kind: 'step-failed'; step: PipelineFunctionName; seconds: number; error: Error; attempt: number }
   | { kind: 'alert'; subject: string; message: string }
   | { kind: 'skipped' };
 
 export interface LocalExecutionOptions {
   readonly home: string;
-  readonly handlers: Readonly<Record<PipelineStep, StepHandler>>;
+  readonly handlers: TaskHandlers;
   readonly input?: Record<string, unknown>;
   readonly definition?: StateMachineDefinition;
   /** Retry intervals in milliseconds instead of the definition's real ones. */
@@ -72,14 +76,19 @@ export async function runLocalExecution(options: LocalExecutionOptions): Promise
   save();
   const progress = options.onProgress ?? (() => {});
 
-  const attempts: Partial<Record<PipelineStep, number>> = {};
-  const task = (step: PipelineStep) => async (parameters: { Payload: Record<string, unknown> }) => {
+  const attempts: Partial<Record<PipelineFunctionName, number>> = {};
+  const handlerOf = (step: PipelineFunctionName): StepHandler =>
+    options.handlers[step] ??
+    (async () => {
+      throw new Error(`No ${step} handler was given to this local execution`);
+    });
+  const task = (step: PipelineFunctionName) => async (parameters: { Payload: Record<string, unknown> }) => {
     const attempt = (attempts[step] = (attempts[step] ?? 0) + 1);
     progress({ kind: 'step-started', step, attempt });
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
     try {
-      const output = await options.handlers[step](parameters.Payload);
+      const output = await handlerOf(step)(parameters.Payload);
       record.steps.push({ step, attempts: attempt, seconds: seconds(), input: parameters.Payload, output });
       save();
       progress({ kind: 'step-succeeded', step, seconds: seconds(), output });
@@ -99,9 +108,10 @@ export async function runLocalExecution(options: LocalExecutionOptions): Promise
     overrides: {
       taskResourceLocalHandlers: ({
         CheckForRunningExecutions: async () => ({ Executions: runningExecutions(options.home).map((r) => ({ executionArn: r.executionArn })) }),
-        [STEP_STATE.extract]: task('extract'),
-        [STEP_STATE.transform]: task('transform'),
-        [STEP_STATE.load]: task('load'),
+        [TASK_STATE.extract]: task('extract'),
+        [TASK_STATE.transform]: task('transform'),
+        [TASK_STATE.load]: task('load'),
+        [TASK_STATE.verify]: task('verify'),
         NotifyFailure: async (parameters: { Subject: string; Message: string }) => {
           const alert = { subject: parameters.Subject, message: parameters.Message };
           record.alerts.push(alert);
@@ -112,7 +122,7 @@ export async function runLocalExecution(options: LocalExecutionOptions): Promise
       } as never),
       ...(options.retryIntervalMs === undefined
         ? {}
-        : { retryIntervalOverrides: Object.fromEntries(Object.values(STEP_STATE).map((state) => [state, options.retryIntervalMs!])) }),
+        : { retryIntervalOverrides: Object.fromEntries(Object.values(TASK_STATE).map((state) => [state, options.retryIntervalMs!])) }),
     },
     context: {
       Execution: { Id: record.executionArn, Name: name, Input: input, StartTime: record.startedAt },
@@ -166,6 +176,13 @@ function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** The newest execution that ran the pipeline (not a verification): the one `--from` re-runs. */
+export function lastPipelineExecution(home: string): ExecutionRecord | undefined {
+  return readExecutions(home)
+    .filter((record) => record.input.verify !== true)
+    .at(-1);
 }
 
 /** The input that re-runs `last` from `step`, as the console path does in AWS. */

@@ -1,26 +1,34 @@
 import type { Context } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
-import type { PipelineStep } from '../../state-machine/definition';
+import type { PipelineFunctionName, PipelineStep } from '../../state-machine/definition';
 import type { StepHandler } from './execution';
 
 type LambdaHandler = (event: Record<string, unknown>, context: Context) => Promise<unknown>;
 
 /**
- * The steps' real Lambda handlers, called in-process with a Lambda-like context. Loaded on first
- * use, after the caller has put the steps' configuration in the environment (each handler reads
- * it once, as a Lambda container does).
+ * The real Lambda handlers (the three steps and the verification), called in-process with a
+ * Lambda-like context. Each is loaded on its first call, by path (`functions/<name>/handler`),
+ * after the caller has put the configuration in the environment (each handler reads it once, as
+ * a Lambda container does); a run that never calls one never loads it.
  */
-export function inProcessHandlers(): Record<PipelineStep, StepHandler> {
-  const load = (step: PipelineStep): LambdaHandler => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const module = require(`../../functions/${step}/handler`) as { handler: LambdaHandler };
-    return module.handler;
+export function inProcessHandlers(): Record<PipelineStep, StepHandler> & { verify: StepHandler } {
+  const load = (name: PipelineFunctionName): LambdaHandler => {
+    const file = `../../functions/${name}/handler`;
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      return (require(file) as { handler: LambdaHandler }).handler;
+    } catch (error) {
+      // The handler itself missing (not a module it imports): say which file.
+      const missing = (error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && (error as Error).message.includes(`'${file}'`);
+      if (missing) throw new Error(`There is no ${name} handler: functions/${name}/handler.ts does not exist`);
+      throw error;
+    }
   };
-  const invoke = (step: PipelineStep): StepHandler => async (payload) => load(step)(payload, lambdaContext(step));
-  return { extract: invoke('extract'), transform: invoke('transform'), load: invoke('load') };
+  const invoke = (name: PipelineFunctionName): StepHandler => async (payload) => load(name)(payload, lambdaContext(name));
+  return { extract: invoke('extract'), transform: invoke('transform'), load: invoke('load'), verify: invoke('verify') };
 }
 
-function lambdaContext(step: PipelineStep): Context {
+function lambdaContext(step: PipelineFunctionName): Context {
   const deadline = Date.now() + 15 * 60 * 1000;
   return {
     callbackWaitsForEmptyEventLoop: false,

@@ -11,6 +11,7 @@ describe('the infrastructure configuration', () => {
       resourcePrefix: 'totesys-pipeline-dev',
       alertEmail: 'data-team@example.com',
       schedule: { expression: 'rate(15 minutes)', enabled: true },
+      verifySchedule: { expression: 'cron(7 5 * * ? *)', enabled: true },
       secrets: {
         totesys: { create: true, name: 'totesys-pipeline-dev/totesys' },
         warehouse: { create: true, name: 'totesys-pipeline-dev/warehouse' },
@@ -43,6 +44,15 @@ describe('the infrastructure configuration', () => {
     expect(config.functions.transform).toEqual({ memoryMb: 4096, timeoutSeconds: 900, ephemeralStorageMb: 4096 });
   });
 
+  it('reads the verification schedule like the pipeline’s, and sizes the verify function like a step', () => {
+    const config = readInfraConfig({ ...email, PIPELINE_VERIFY_SCHEDULE_EXPRESSION: 'rate(6 hours)', PIPELINE_VERIFY_MEMORY_MB: '1024' }, (key) =>
+      key === 'verifyScheduleEnabled' ? false : undefined,
+    );
+    expect(config.verifySchedule).toEqual({ expression: 'rate(6 hours)', enabled: false });
+    expect(config.schedule).toEqual({ expression: 'rate(15 minutes)', enabled: true });
+    expect(config.functions.verify).toEqual({ memoryMb: 1024, timeoutSeconds: 900, ephemeralStorageMb: 512 });
+  });
+
   it('uses existing secrets when their names are given', () => {
     expect(readInfraConfig({ ...email, PIPELINE_TOTESYS_SECRET_NAME: 'shared/totesys-readonly' }).secrets).toEqual({
       totesys: { create: false, name: 'shared/totesys-readonly' },
@@ -63,6 +73,9 @@ describe('the infrastructure configuration', () => {
   it.each([
     [{ PIPELINE_SCHEDULE_EXPRESSION: 'every 15 minutes' }, /PIPELINE_SCHEDULE_EXPRESSION \(cdktf.json context "scheduleExpression"\) must be an EventBridge Scheduler expression/],
     [{ PIPELINE_SCHEDULE_ENABLED: 'yes' }, /PIPELINE_SCHEDULE_ENABLED .* must be true or false, not "yes"/],
+    [{ PIPELINE_VERIFY_SCHEDULE_EXPRESSION: 'daily' }, /PIPELINE_VERIFY_SCHEDULE_EXPRESSION \(cdktf.json context "verifyScheduleExpression"\) must be an EventBridge Scheduler expression/],
+    [{ PIPELINE_VERIFY_SCHEDULE_ENABLED: 'on' }, /PIPELINE_VERIFY_SCHEDULE_ENABLED .* must be true or false, not "on"/],
+    [{ PIPELINE_VERIFY_TIMEOUT_SECONDS: '0' }, /PIPELINE_VERIFY_TIMEOUT_SECONDS .* from 1 to 900/],
     [{ PIPELINE_STATE_MACHINE_LOG_LEVEL: 'FATAL' }, /PIPELINE_STATE_MACHINE_LOG_LEVEL .* must be one of ERROR, ALL/],
     [{ PIPELINE_TRANSFORM_MEMORY_MB: '20000' }, /PIPELINE_TRANSFORM_MEMORY_MB .* must be a whole number from 128 to 10240/],
     [{ PIPELINE_LOAD_TIMEOUT_SECONDS: '901' }, /PIPELINE_LOAD_TIMEOUT_SECONDS .* from 1 to 900/],

@@ -1,4 +1,4 @@
-import { PIPELINE_STEPS } from '../../state-machine/definition';
+import { PIPELINE_FUNCTIONS } from '../../state-machine/definition';
 import { asList, ref, resourcesOf, resourceWhere, statementsOf, synthesizePipeline, type Resource, type Statement, type SynthesizedPipeline } from './synth';
 
 /**
@@ -66,13 +66,32 @@ describe('no policy grants everything', () => {
         'logs:PutResourcePolicy',
         'logs:DescribeResourcePolicies',
         'logs:DescribeLogGroups',
+        'cloudwatch:PutMetricData',
       ].sort(),
     );
   });
+
+  it('allows cloudwatch:PutMetricData only to the verify role, and only in the pipeline’s namespace', () => {
+    const publishing = everyIdentityPolicy().flatMap(({ where, statements }) =>
+      statements.filter((s) => asList(s.Action).some((a) => a.startsWith('cloudwatch:'))).map((s) => ({ where, statement: s })),
+    );
+    expect(publishing).toEqual([
+      {
+        where: resourceWhere(synth.tf, 'aws_iam_role_policy', 'role', ref(role('verify'), 'id'))['@address'],
+        statement: {
+          Sid: 'PublishVerificationMetric',
+          Effect: 'Allow',
+          Action: 'cloudwatch:PutMetricData',
+          Resource: '*',
+          Condition: { StringEquals: { 'cloudwatch:namespace': 'ToteSysPipeline' } },
+        },
+      },
+    ]);
+  });
 });
 
-describe('each step’s role', () => {
-  it.each(PIPELINE_STEPS)('%s is assumed by Lambda only and writes only to its own log group', (step) => {
+describe('each function’s role', () => {
+  it.each(PIPELINE_FUNCTIONS)('%s is assumed by Lambda only and writes only to its own log group', (step) => {
     expect(statementsOf(role(step).assume_role_policy)).toEqual([
       { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
     ]);
@@ -84,38 +103,67 @@ describe('each step’s role', () => {
     expect([...actionsOf(statements)].filter((a) => a.startsWith('ec2:'))).toEqual([]);
   });
 
-  it('extract reads and writes only the ingestion bucket’s manifests and tables, and reads only the ToteSys secret', () => {
+  it('extract reads the ingestion bucket’s manifests, key sets, deletions and lake identity, writes those and the tables, and reads only the ToteSys secret', () => {
     const statements = policyOf('extract');
     const ingestion = bucketArn('ingestion');
-    expect(allowed(statements, 's3:GetObject')).toEqual([`${ingestion}/manifests/*`]);
-    expect(allowed(statements, 's3:PutObject').sort()).toEqual([`${ingestion}/manifests/*`, `${ingestion}/tables/*`]);
+    const prefixes = (...names: string[]) => names.map((name) => `${ingestion}/${name}/*`).sort();
+    expect(allowed(statements, 's3:GetObject').sort()).toEqual(prefixes('manifests', 'keys', 'deletions', 'lake'));
+    expect(allowed(statements, 's3:PutObject').sort()).toEqual(prefixes('manifests', 'tables', 'keys', 'deletions', 'lake'));
+    expect(allowed(statements, 's3:AbortMultipartUpload').sort()).toEqual(prefixes('manifests', 'tables', 'keys', 'deletions', 'lake'));
     expect(allowed(statements, 's3:ListBucket')).toEqual([ingestion]);
     expect(allowed(statements, 'secretsmanager:GetSecretValue')).toEqual([secretArn('totesys')]);
     expect(JSON.stringify(statements)).not.toContain(bucketArn('processed'));
   });
 
-  it('transform reads the ingestion bucket, reads and writes the processed bucket, and reads no secret', () => {
+  it('transform reads the ingestion bucket’s manifests, tables and deletions, reads and writes the processed bucket, and reads no secret', () => {
     const statements = policyOf('transform');
     const [ingestion, processed] = [bucketArn('ingestion'), bucketArn('processed')];
     expect(allowed(statements, 's3:GetObject').sort()).toEqual(
-      [`${ingestion}/manifests/*`, `${ingestion}/tables/*`, `${processed}/manifests/*`, `${processed}/state/*`].sort(),
+      [`${ingestion}/manifests/*`, `${ingestion}/tables/*`, `${ingestion}/deletions/*`, `${processed}/manifests/*`, `${processed}/state/*`].sort(),
     );
-    expect(allowed(statements, 's3:PutObject').sort()).toEqual([`${processed}/manifests/*`, `${processed}/state/*`, `${processed}/tables/*`]);
+    expect(allowed(statements, 's3:PutObject').sort()).toEqual(
+      [`${processed}/manifests/*`, `${processed}/state/*`, `${processed}/tables/*`, `${processed}/deletions/*`].sort(),
+    );
     expect(allowed(statements, 's3:ListBucket').sort()).toEqual([ingestion, processed].sort());
     expect([...actionsOf(statements)].filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
   });
 
-  it('load only reads the processed bucket, and reads only the warehouse secret', () => {
+  it('load only reads the processed bucket’s manifests, tables and deletions, and reads only the warehouse secret', () => {
     const statements = policyOf('load');
     const processed = bucketArn('processed');
-    expect(allowed(statements, 's3:GetObject').sort()).toEqual([`${processed}/manifests/*`, `${processed}/tables/*`]);
+    expect(allowed(statements, 's3:GetObject').sort()).toEqual([`${processed}/manifests/*`, `${processed}/tables/*`, `${processed}/deletions/*`].sort());
     expect(allowed(statements, 's3:PutObject')).toEqual([]);
     expect(allowed(statements, 's3:ListBucket')).toEqual([processed]);
     expect(allowed(statements, 'secretsmanager:GetSecretValue')).toEqual([secretArn('warehouse')]);
     expect(JSON.stringify(statements)).not.toContain(bucketArn('ingestion'));
   });
 
-  it.each(PIPELINE_STEPS)('%s may list only the manifests/ prefix, and may never delete', (step) => {
+  it('verify only reads the ingestion bucket’s manifests, key sets and lake identity, and reads both database secrets', () => {
+    const statements = policyOf('verify');
+    const ingestion = bucketArn('ingestion');
+    expect(allowed(statements, 's3:GetObject').sort()).toEqual([`${ingestion}/manifests/*`, `${ingestion}/keys/*`, `${ingestion}/lake/*`].sort());
+    expect(allowed(statements, 's3:PutObject')).toEqual([]);
+    expect(allowed(statements, 's3:AbortMultipartUpload')).toEqual([]);
+    expect(allowed(statements, 's3:ListBucket')).toEqual([ingestion]);
+    expect(allowed(statements, 'secretsmanager:GetSecretValue').sort()).toEqual([secretArn('totesys'), secretArn('warehouse')].sort());
+    expect(JSON.stringify(statements)).not.toContain(bucketArn('processed'));
+    expect([...actionsOf(statements)].sort()).toEqual(
+      [
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        'xray:PutTraceSegments',
+        'xray:PutTelemetryRecords',
+        'xray:GetSamplingRules',
+        'xray:GetSamplingTargets',
+        's3:ListBucket',
+        's3:GetObject',
+        'secretsmanager:GetSecretValue',
+        'cloudwatch:PutMetricData',
+      ].sort(),
+    );
+  });
+
+  it.each(PIPELINE_FUNCTIONS)('%s may list only the manifests/ prefix, and may never delete', (step) => {
     const statements = policyOf(step);
     for (const list of statements.filter((s) => asList(s.Action).includes('s3:ListBucket'))) {
       expect(list.Condition).toEqual({ StringLikeIfExists: { 's3:prefix': ['manifests/*'] } });
@@ -128,7 +176,7 @@ describe('each step’s role', () => {
   it('joins the VPC’s network interfaces only when a VPC is configured', () => {
     const vpc = synthesizePipeline({ PIPELINE_SUBNET_IDS: 'subnet-0a1', PIPELINE_SECURITY_GROUP_IDS: 'sg-0c3' });
     try {
-      for (const step of PIPELINE_STEPS) {
+      for (const step of PIPELINE_FUNCTIONS) {
         const r = resourceWhere(vpc.tf, 'aws_iam_role', 'name', `${prefix}-${step}`);
         const statements = statementsOf(resourceWhere(vpc.tf, 'aws_iam_role_policy', 'role', ref(r, 'id')).policy);
         expect(allowed(statements, 'ec2:CreateNetworkInterface')).toEqual(['*']);
@@ -153,9 +201,9 @@ describe('the state machine’s role', () => {
     ]);
   });
 
-  it('invokes the three functions (and their versions), publishes to the topic and lists only its own executions', () => {
+  it('invokes the four functions (and their versions), publishes to the topic and lists only its own executions', () => {
     const statements = policyOf('state-machine');
-    const functionArns = PIPELINE_STEPS.map((step) => ref(resourceWhere(synth.tf, 'aws_lambda_function', 'function_name', `${prefix}-${step}`), 'arn'));
+    const functionArns = PIPELINE_FUNCTIONS.map((step) => ref(resourceWhere(synth.tf, 'aws_lambda_function', 'function_name', `${prefix}-${step}`), 'arn'));
     expect(allowed(statements, 'lambda:InvokeFunction').sort()).toEqual(functionArns.flatMap((arn) => [arn, `${arn}:*`]).sort());
     expect(allowed(statements, 'sns:Publish')).toEqual([ref(resourceWhere(synth.tf, 'aws_sns_topic', 'name', `${prefix}-alerts`), 'arn')]);
     const [caller] = Object.keys(synth.tf.data.aws_caller_identity ?? {});
@@ -176,7 +224,7 @@ describe('the state machine’s role', () => {
 });
 
 describe('the bucket policies', () => {
-  const pipelineRoleArns = () => PIPELINE_STEPS.map((step) => ref(role(step), 'arn'));
+  const pipelineRoleArns = () => PIPELINE_FUNCTIONS.map((step) => ref(role(step), 'arn'));
   const bucketPolicy = (kind: 'ingestion' | 'processed'): Statement[] =>
     statementsOf(resourceWhere(synth.tf, 'aws_s3_bucket_policy', 'bucket', ref(bucket(kind), 'id')).policy);
   const bySid = (kind: 'ingestion' | 'processed', sid: string) => bucketPolicy(kind).find((s) => s.Sid === sid)!;

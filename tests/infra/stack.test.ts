@@ -1,5 +1,5 @@
 import { Testing } from 'cdktf';
-import { buildPipelineDefinition, PIPELINE_STEPS } from '../../state-machine/definition';
+import { buildPipelineDefinition, PIPELINE_FUNCTIONS } from '../../state-machine/definition';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../infra/nodejs-function';
@@ -70,7 +70,7 @@ describe('storage', () => {
 });
 
 describe('the functions', () => {
-  it.each(PIPELINE_STEPS)('%s runs on nodejs22.x x86_64 from its zip, traced, in its own log group', (step) => {
+  it.each(PIPELINE_FUNCTIONS)('%s runs on nodejs22.x x86_64 from its zip, traced, in its own log group', (step) => {
     const lambda = lambdaOf(step);
     const sizing = synth.config.functions[step];
     expect(lambda).toMatchObject({
@@ -93,9 +93,20 @@ describe('the functions', () => {
 
   it('are sized for scale 100 by default', () => {
     expect(lambdaOf('transform')).toMatchObject({ memory_size: 3008, timeout: 900, ephemeral_storage: { size: 4096 } });
-    for (const step of ['extract', 'load']) {
+    for (const step of ['extract', 'load', 'verify']) {
       expect(lambdaOf(step).memory_size).toBeGreaterThanOrEqual(1024);
       expect(lambdaOf(step).memory_size).toBeLessThanOrEqual(2048);
+    }
+    // Verify writes no files.
+    expect(lambdaOf('verify').ephemeral_storage).toEqual({ size: 512 });
+  });
+
+  it('size the verify function from its own settings', () => {
+    const sized = synthesizePipeline({ PIPELINE_VERIFY_MEMORY_MB: '3008', PIPELINE_VERIFY_TIMEOUT_SECONDS: '600' });
+    try {
+      expect(resourceWhere(sized.tf, 'aws_lambda_function', 'function_name', `${prefix}-verify`)).toMatchObject({ memory_size: 3008, timeout: 600 });
+    } finally {
+      sized.cleanup();
     }
   });
 
@@ -108,6 +119,7 @@ describe('the functions', () => {
     expect(variables('extract')).toEqual({ ...common, INGESTION_BUCKET: ingestion, TOTESYS_SECRET_ID: secret('totesys') });
     expect(variables('transform')).toEqual({ ...common, INGESTION_BUCKET: ingestion, PROCESSED_BUCKET: processed, TRANSFORM_MEMORY_LIMIT_MB: '1804' });
     expect(variables('load')).toEqual({ ...common, PROCESSED_BUCKET: processed, WAREHOUSE_SECRET_ID: secret('warehouse'), LOAD_MEMORY_LIMIT_MB: '1228' });
+    expect(variables('verify')).toEqual({ ...common, INGESTION_BUCKET: ingestion, TOTESYS_SECRET_ID: secret('totesys'), WAREHOUSE_SECRET_ID: secret('warehouse') });
   });
 
   it('ship the SQL they read at run time next to index.js', () => {
@@ -116,12 +128,14 @@ describe('the functions', () => {
     expect(readdirSync(path.join(transform.dir, 'models')).sort()).toEqual(readdirSync(path.join(PROJECT_ROOT, 'functions/transform/models')).sort());
     expect(readdirSync(path.join(load.dir, 'migrations')).sort()).toEqual(readdirSync(path.join(PROJECT_ROOT, 'functions/load/migrations')).sort());
     expect(synth.stack.functions.steps.extract.package.shippedPackages).toEqual([]);
+    // Verify needs no DuckDB.
+    expect(synth.stack.functions.steps.verify.package.shippedPackages).toEqual([]);
   });
 
   it('join the VPC when subnets and security groups are configured', () => {
     const vpc = synthesizePipeline({ PIPELINE_SUBNET_IDS: 'subnet-0a1,subnet-0b2', PIPELINE_SECURITY_GROUP_IDS: 'sg-0c3' });
     try {
-      for (const step of PIPELINE_STEPS) {
+      for (const step of PIPELINE_FUNCTIONS) {
         const lambda = resourceWhere(vpc.tf, 'aws_lambda_function', 'function_name', `${prefix}-${step}`);
         expect(lambda.vpc_config).toEqual({ subnet_ids: ['subnet-0a1', 'subnet-0b2'], security_group_ids: ['sg-0c3'] });
       }
@@ -170,8 +184,9 @@ describe('the state machine', () => {
           extractFunctionArn: ref(lambdaOf('extract'), 'arn'),
           transformFunctionArn: ref(lambdaOf('transform'), 'arn'),
           loadFunctionArn: ref(lambdaOf('load'), 'arn'),
+          verifyFunctionArn: ref(lambdaOf('verify'), 'arn'),
           alertTopicArn: ref(topic, 'arn'),
-          timeoutSeconds: { extract: 960, transform: 960, load: 960 },
+          timeoutSeconds: { extract: 960, transform: 960, load: 960, verify: 960 },
         }),
       ),
     );
@@ -181,7 +196,7 @@ describe('the state machine', () => {
     const machine = resourceWhere(synth.tf, 'aws_sfn_state_machine', 'name', prefix);
     const states = Object.entries((JSON.parse(machine.definition as string) as { States: Record<string, Record<string, unknown>> }).States);
     const tasks = states.filter(([, state]) => state.Type === 'Task');
-    expect(tasks.map(([name]) => name).sort()).toEqual(['CheckForRunningExecutions', 'Extract', 'Load', 'NotifyFailure', 'Transform']);
+    expect(tasks.map(([name]) => name).sort()).toEqual(['CheckForRunningExecutions', 'Extract', 'Load', 'NotifyFailure', 'Transform', 'Verify']);
     for (const [name, task] of tasks) {
       expect({ name, retry: (task.Retry as unknown[]).length > 0, catch: (task.Catch as unknown[]).length > 0 }).toEqual({ name, retry: true, catch: true });
     }
@@ -219,6 +234,32 @@ describe('the schedule', () => {
         role_arn: ref(resourceWhere(synth.tf, 'aws_iam_role', 'name', `${prefix}-scheduler`), 'arn'),
       },
     });
+  });
+
+  it('starts a verification (input {"verify": true}) daily at 05:00 UTC, through the same role', () => {
+    const machine = resourceWhere(synth.tf, 'aws_sfn_state_machine', 'name', prefix);
+    expect(resourceWhere(synth.tf, 'aws_scheduler_schedule', 'name', `${prefix}-verify`)).toMatchObject({
+      schedule_expression: 'cron(7 5 * * ? *)',
+      state: 'ENABLED',
+      flexible_time_window: { mode: 'OFF' },
+      target: {
+        arn: ref(machine, 'arn'),
+        input: '{"verify":true}',
+        role_arn: ref(resourceWhere(synth.tf, 'aws_iam_role', 'name', `${prefix}-scheduler`), 'arn'),
+        retry_policy: { maximum_event_age_in_seconds: 300, maximum_retry_attempts: 3 },
+      },
+    });
+    expect(resourcesOf(synth.tf, 'aws_scheduler_schedule')).toHaveLength(2);
+  });
+
+  it('takes the verification’s expression and state from its own settings', () => {
+    const weekly = synthesizePipeline({ PIPELINE_VERIFY_SCHEDULE_EXPRESSION: 'cron(30 6 ? * MON *)', PIPELINE_VERIFY_SCHEDULE_ENABLED: 'false' });
+    try {
+      expect(resourceWhere(weekly.tf, 'aws_scheduler_schedule', 'name', `${prefix}-verify`)).toMatchObject({ schedule_expression: 'cron(30 6 ? * MON *)', state: 'DISABLED' });
+      expect(resourceWhere(weekly.tf, 'aws_scheduler_schedule', 'name', prefix)).toMatchObject({ schedule_expression: 'rate(15 minutes)', state: 'ENABLED' });
+    } finally {
+      weekly.cleanup();
+    }
   });
 
   it('takes its expression and state from the configuration', () => {
@@ -276,7 +317,24 @@ describe('alerting', () => {
     });
   });
 
-  it.each(PIPELINE_STEPS)('alarms on the %s function’s errors, throttles and a duration near its timeout', (step) => {
+  it('alarms when a verification finds rows that differ (MismatchedRows > 0), treating no data as no mismatch', () => {
+    const mismatch = alarm('mismatched-rows');
+    expect(mismatch).toMatchObject({
+      namespace: 'ToteSysPipeline',
+      metric_name: 'MismatchedRows',
+      statistic: 'Maximum',
+      threshold: 0,
+      comparison_operator: 'GreaterThanThreshold',
+      treat_missing_data: 'notBreaching',
+      alarm_actions: [topicArn()],
+    });
+    expect(mismatch.dimensions).toBeUndefined();
+    expect(mismatch.actions_enabled).toBeUndefined();
+    expect(mismatch.alarm_description).toMatch(/differ from ToteSys.*WarehouseMismatch.*npm run verify.*docs\/deploy\.md/);
+    expect(String(mismatch.alarm_description).length).toBeLessThanOrEqual(1024);
+  });
+
+  it.each(PIPELINE_FUNCTIONS)('alarms on the %s function’s errors, throttles and a duration near its timeout', (step) => {
     const dimensions = { FunctionName: ref(lambdaOf(step), 'function_name') };
     const common = { namespace: 'AWS/Lambda', dimensions, comparison_operator: 'GreaterThanThreshold', alarm_actions: [topicArn()] };
     expect(alarm(`${step}-errors`)).toMatchObject({ ...common, metric_name: 'Errors', statistic: 'Sum', threshold: 0 });
@@ -286,7 +344,7 @@ describe('alerting', () => {
 
   it('sends every alarm to the topic', () => {
     const alarms = resourcesOf(synth.tf, 'aws_cloudwatch_metric_alarm');
-    expect(alarms).toHaveLength(2 + 3 * PIPELINE_STEPS.length);
+    expect(alarms).toHaveLength(3 + 3 * PIPELINE_FUNCTIONS.length);
     for (const a of alarms) expect(a.alarm_actions).toEqual([topicArn()]);
   });
 });
@@ -316,7 +374,7 @@ describe('the dashboard', () => {
     });
   });
 
-  it('shows executions, execution time, step duration and errors, rows per table, freshness and the alarms', () => {
+  it('shows executions, execution time, step duration and errors, rows per table, freshness, mismatched rows and the alarms', () => {
     const dashboard = resourceWhere(synth.tf, 'aws_cloudwatch_dashboard', 'dashboard_name', prefix);
     const body = JSON.parse(dashboard.dashboard_body as string) as { widgets: { type: string; properties: Record<string, unknown> }[] };
     const byTitle = new Map(body.widgets.map((w) => [String(w.properties.title ?? w.type), w]));
@@ -325,7 +383,7 @@ describe('the dashboard', () => {
     expect(metricsOf('Executions')).toEqual(expect.stringContaining('ExecutionsSucceeded'));
     expect(metricsOf('Executions')).toEqual(expect.stringContaining('ExecutionsFailed'));
     expect(metricsOf('Execution time (ms)')).toEqual(expect.stringContaining('ExecutionTime'));
-    for (const step of PIPELINE_STEPS) {
+    for (const step of PIPELINE_FUNCTIONS) {
       expect(metricsOf('Step duration, maximum (ms)')).toEqual(expect.stringContaining(ref(lambdaOf(step), 'function_name')));
       expect(metricsOf('Step errors and throttles')).toEqual(expect.stringContaining(ref(lambdaOf(step), 'function_name')));
     }
@@ -334,6 +392,9 @@ describe('the dashboard', () => {
     expect(metricsOf('Rows loaded per table')).toContain('MetricName=\\"RowsLoaded\\"');
     const freshness = [...byTitle.keys()].find((title) => title.startsWith('Freshness'))!;
     expect(metricsOf(freshness)).toContain('ChangeLagSeconds');
+    expect(JSON.parse(metricsOf('Verification: warehouse rows that differ from ToteSys'))).toEqual([
+      ['ToteSysPipeline', 'MismatchedRows', { stat: 'Maximum', label: 'mismatched rows' }],
+    ]);
     const alarms = byTitle.get('Alarms')!;
     expect(alarms.type).toBe('alarm');
     expect(asList(alarms.properties.alarms as string[])).toHaveLength(resourcesOf(synth.tf, 'aws_cloudwatch_metric_alarm').length);

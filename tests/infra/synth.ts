@@ -1,7 +1,11 @@
 import { Testing } from 'cdktf';
-import { rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { readInfraConfig, type InfraConfig } from '../../infra/config';
+import { PIPELINE_FUNCTION_BUNDLES } from '../../infra/function-bundles';
 import { PipelineStack } from '../../infra/main';
+import { buildFunctionPackage, PROJECT_ROOT, type FunctionPackage } from '../../infra/nodejs-function';
 
 /**
  * Synthesizes the pipeline stack for a test file (once, in beforeAll): the real constructs and
@@ -27,10 +31,28 @@ export interface SynthesizedPipeline {
   readonly cleanup: () => void;
 }
 
+/** Whether functions/verify/handler.ts exists yet: until it does, a stand-in is packaged in its place. */
+export const VERIFY_HANDLER_EXISTS = existsSync(path.join(PROJECT_ROOT, PIPELINE_FUNCTION_BUNDLES.verify.entry));
+
+let standIn: FunctionPackage | undefined;
+/** The stand-in verify package (tests/infra/verify-stand-in.ts), built once per test file. */
+function verifyStandIn(): FunctionPackage {
+  if (!standIn) {
+    console.warn(
+      `${PIPELINE_FUNCTION_BUNDLES.verify.entry} does not exist yet: the infrastructure tests package tests/infra/verify-stand-in.ts as the verify function. ` +
+        'Its role, settings, alarms and schedule are tested all the same; its package is not.',
+    );
+    const dir = mkdtempSync(path.join(tmpdir(), 'totesys-verify-stand-in-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    standIn = buildFunctionPackage('verify', { entry: 'tests/infra/verify-stand-in.ts' }, dir);
+  }
+  return standIn;
+}
+
 export function synthesizePipeline(env: Record<string, string> = {}): SynthesizedPipeline {
   const config = readInfraConfig({ ...TEST_ENV, ...env });
   const app = Testing.app();
-  const stack = new PipelineStack(app, config.resourcePrefix, { config });
+  const stack = new PipelineStack(app, config.resourcePrefix, { config, packages: VERIFY_HANDLER_EXISTS ? undefined : { verify: verifyStandIn() } });
   const json = Testing.synth(stack, true);
   return { config, stack, json, tf: JSON.parse(json) as TerraformJson, cleanup: () => rmSync(app.outdir, { recursive: true, force: true }) };
 }

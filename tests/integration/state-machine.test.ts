@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Sql } from 'postgres';
 import { BadInputError, PipelineStateError, SchemaDriftError, SourceUnavailableError } from '../../functions/shared/errors';
@@ -350,5 +351,180 @@ describe('the pipeline state machine, run locally over the real steps', () => {
         expect(await dumpWarehouseContent(warehouse.sql)).toEqual(reference);
       },
     );
+  });
+});
+
+/**
+ * The verification execution (input {"verify": true}) on the same real definition and local
+ * interpreter. The Verify task is bound to a stand-in handler returning what the verify function
+ * returns (`{ batchId, mismatchedRows, tables }`), and the pipeline's steps to stand-ins that count
+ * their calls: a verification must call none of them. No database is needed.
+ */
+describe('the verification execution, run locally', () => {
+  let home: string;
+  beforeEach(() => {
+    home = mkdtempSync(path.join(tmpdir(), 'totesys-verify-home-'));
+  });
+  afterEach(() => rmSync(home, { recursive: true, force: true }));
+
+  const VERIFY = { verify: true };
+  // The shape functions/verify returns (counts per table); the definition passes it through as it is.
+  const tables = (mismatched: number) => ({
+    fact_sales_order: { compared: SAMPLE_SALES_ORDERS, missing: 0, extra: 0, different: mismatched, changedSince: 0 },
+    dim_staff: { compared: 20, missing: 0, extra: 0, different: 0, changedSince: 0 },
+  });
+  const result = (mismatched: number) => ({ batchId: BATCH_1, mismatchedRows: mismatched, tables: tables(mismatched) });
+  const noSteps = () => ({ extract: neverCalled('extract'), transform: neverCalled('transform'), load: neverCalled('load') });
+  const stepCalls = (steps: ReturnType<typeof noSteps>) => ({ extract: steps.extract.calls(), transform: steps.transform.calls(), load: steps.load.calls() });
+  const run = (steps: ReturnType<typeof noSteps>, verify: CountedHandler, extra: { name?: string; input?: Record<string, unknown> } = {}) =>
+    runLocalExecution({
+      home,
+      handlers: { extract: steps.extract.handler, transform: steps.transform.handler, load: steps.load.handler, verify: verify.handler },
+      input: extra.input ?? VERIFY,
+      retryIntervalMs: 1,
+      name: extra.name,
+    });
+
+  it('succeeds when the warehouse equals ToteSys, calling Verify once and no step of the pipeline', async () => {
+    const steps = noSteps();
+    const verify = counted(async () => result(0));
+
+    const record = await run(steps, verify);
+
+    expect(record.error).toBeUndefined();
+    expect(record.status).toBe('SUCCEEDED');
+    expect(verify.payloads).toEqual([{ executionId: record.executionArn }]);
+    expect(stepCalls(steps)).toEqual({ extract: 0, transform: 0, load: 0 });
+    expect(record.output).toEqual({ verify: true, verification: result(0) });
+    expect(record.steps.map((s) => [s.step, s.attempts])).toEqual([['verify', 1]]);
+    expect(record.alerts).toEqual([]);
+    expect(readNotifications(home)).toEqual([]);
+  });
+
+  it('fails with WarehouseMismatch, stating the count and what to do, and publishes no alert', async () => {
+    const steps = noSteps();
+    const verify = counted(async () => result(3));
+
+    const record = await run(steps, verify);
+
+    expect(record.status).toBe('FAILED');
+    expect(verify.calls()).toBe(1);
+    expect(stepCalls(steps)).toEqual({ extract: 0, transform: 0, load: 0 });
+    expect(record.error?.name).toBe('WarehouseMismatch');
+    expect(record.error?.message).toContain('The warehouse differs from ToteSys in 3 row(s), compared as of batch 0000000001');
+    expect(record.error?.message).toContain('npm run verify');
+    expect(record.error?.message).toContain('output of the Verify step');
+    // The tables are in the Verify step's output, where the cause sends the operator.
+    expect(record.steps).toEqual([expect.objectContaining({ step: 'verify', output: result(3) })]);
+    // The MismatchedRows alarm emails; the state machine does not.
+    expect(record.alerts).toEqual([]);
+    expect(readNotifications(home)).toEqual([]);
+  });
+
+  it('retries a transient error in Verify exactly MaxAttempts (3) more times, then alerts once with {"verify":true} as the re-run input', async () => {
+    const message = 'ToteSys database at 127.0.0.1:1/totesys is unreachable';
+    const verify = counted(async () => {
+      throw new SourceUnavailableError(message);
+    });
+
+    const record = await run(noSteps(), verify);
+
+    expect(record.status).toBe('FAILED');
+    expect(verify.calls()).toBe(4);
+    expect(record.error).toEqual({ name: 'SourceUnavailableError', message });
+    expect(record.alerts).toHaveLength(1);
+    const [alert] = record.alerts;
+    expect(alert!.subject).toBe('ToteSys pipeline failed at Verify');
+    expect(alert!.message).toContain(record.executionArn);
+    expect(alert!.message).toContain('failed at step Verify');
+    expect(alert!.message).toContain(`Error: SourceUnavailableError. Cause: ${message}`);
+    expect(alert!.message).toContain('this input: {"verify":true}');
+    expect(readNotifications(home)).toEqual([{ at: expect.any(String), execution: record.name, subject: alert!.subject, message: alert!.message }]);
+  });
+
+  it('succeeds after a transient error in Verify, with no alert; a permanent error is not retried', async () => {
+    const flaky = counted(
+      async () => result(0),
+      async (call, real, payload) => {
+        if (call === 1) throw namedError('Lambda.TooManyRequestsException', 'Rate exceeded');
+        return real(payload);
+      },
+    );
+    const recovered = await run(noSteps(), flaky);
+    expect(recovered.status).toBe('SUCCEEDED');
+    expect(flaky.calls()).toBe(2);
+    expect(recovered.alerts).toEqual([]);
+
+    const broken = counted(async () => {
+      throw namedError('ConfigurationError', 'WAREHOUSE_SECRET_ID is not set');
+    });
+    const failed = await run(noSteps(), broken);
+    expect(failed.status).toBe('FAILED');
+    expect(broken.calls()).toBe(1);
+    expect(failed.error).toEqual({ name: 'ConfigurationError', message: 'WAREHOUSE_SECRET_ID is not set' });
+    expect(failed.alerts.map((a) => a.subject)).toEqual(['ToteSys pipeline failed at Verify']);
+  });
+
+  it('runs while a pipeline run is in progress (it skips the overlap guard); a pipeline run started meanwhile is skipped', async () => {
+    const extractStarted = deferred();
+    const release = deferred();
+    const pipelineSteps = {
+      extract: counted(async () => {
+        extractStarted.resolve();
+        await release.promise;
+        return { batchId: null, latestBatchId: BATCH_1, totalRows: 0, rows: {} };
+      }),
+      transform: counted(async () => ({ latestBatchId: BATCH_1, transformedBatchIds: [], rows: {} })),
+      load: counted(async () => ({ latestBatchId: BATCH_1, loadedBatchIds: [], rows: {} })),
+    };
+    const pipelineRun = run(pipelineSteps, counted(async () => result(0)), { name: 'pipeline', input: {} });
+    try {
+      await extractStarted.promise;
+      const verify = counted(async () => result(0));
+      const verification = await run(noSteps(), verify, { name: 'verification' });
+      expect(verification.status).toBe('SUCCEEDED');
+      expect(verify.calls()).toBe(1);
+    } finally {
+      release.resolve();
+    }
+    const pipeline = await pipelineRun;
+    expect(pipeline.status).toBe('SUCCEEDED');
+    expect(pipelineSteps.load.calls()).toBe(1);
+
+    // The overlap guard counts every running execution, verifications included: a pipeline run
+    // started while a verification runs ends at once (the next run carries the changes).
+    const verifyRunning = deferred();
+    const releaseVerify = deferred();
+    const slowVerify = counted(async () => {
+      verifyRunning.resolve();
+      await releaseVerify.promise;
+      return result(0);
+    });
+    const verifying = run(noSteps(), slowVerify, { name: 'slow-verification' });
+    try {
+      await verifyRunning.promise;
+      const skippedSteps = noSteps();
+      const skipped = await run(skippedSteps, neverCalled('extract'), { name: 'skipped', input: {} });
+      expect(skipped.output).toEqual({ skipped: 'another run in progress' });
+      expect(stepCalls(skippedSteps)).toEqual({ extract: 0, transform: 0, load: 0 });
+    } finally {
+      releaseVerify.resolve();
+    }
+    expect((await verifying).status).toBe('SUCCEEDED');
+  });
+
+  it('treats any input but {"verify": true} as a pipeline run', async () => {
+    const steps = {
+      extract: counted(async () => ({ batchId: null, latestBatchId: null, totalRows: 0, rows: {} })),
+      transform: counted(async () => ({ latestBatchId: null, transformedBatchIds: [], rows: {} })),
+      load: counted(async () => ({ latestBatchId: null, loadedBatchIds: [], rows: {} })),
+    };
+    const verify = counted(async () => result(0));
+    for (const input of [{ verify: false }, { verify: 'true' }, {}]) {
+      const record = await run(steps, verify, { input });
+      expect(record.status).toBe('SUCCEEDED');
+    }
+    expect(verify.calls()).toBe(0);
+    expect(steps.extract.calls()).toBe(3);
   });
 });

@@ -27,6 +27,13 @@ describe('re-running a failed execution', () => {
     expect(rerunInputFromHistory([])).toEqual({});
   });
 
+  it('re-runs a verification as a verification, whether it failed, stopped mid-way or found differences', () => {
+    const verifying = entered(3, 'Verify', { verify: true });
+    expect(rerunInputFromHistory([verifying, exited(6, 'VerifyFailed', { verify: true, alert: { step: 'Verify', rerunInput: { verify: true } } })])).toEqual({ verify: true });
+    expect(rerunInputFromHistory([verifying])).toEqual({ verify: true });
+    expect(rerunInputFromHistory([verifying, exited(5, 'DescribeMismatch', { verify: true, verification: { mismatchedRows: 2 } })])).toEqual({ verify: true });
+  });
+
   /**
    * A stand-in for the Step Functions control plane, which cannot run here: the SDK client's
    * requests are answered in its middleware, so the real command objects are built and checked.

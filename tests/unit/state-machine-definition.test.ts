@@ -1,4 +1,5 @@
 import { buildPipelineDefinition, type PipelineDefinitionParameters, type StateMachineDefinition } from '../../state-machine/definition';
+import { localDefinition } from '../../state-machine/local-definition';
 
 /**
  * The state machine's definition as built for deployment: valid Amazon States Language, and the
@@ -22,6 +23,7 @@ const PARAMETERS: PipelineDefinitionParameters = {
   extractFunctionArn: 'arn:aws:lambda:eu-west-2:123456789012:function:totesys-extract',
   transformFunctionArn: 'arn:aws:lambda:eu-west-2:123456789012:function:totesys-transform',
   loadFunctionArn: 'arn:aws:lambda:eu-west-2:123456789012:function:totesys-load',
+  verifyFunctionArn: 'arn:aws:lambda:eu-west-2:123456789012:function:totesys-verify',
   alertTopicArn: 'arn:aws:sns:eu-west-2:123456789012:totesys-alerts',
 };
 
@@ -29,6 +31,7 @@ const TASKS = [
   ['Extract', PARAMETERS.extractFunctionArn],
   ['Transform', PARAMETERS.transformFunctionArn],
   ['Load', PARAMETERS.loadFunctionArn],
+  ['Verify', PARAMETERS.verifyFunctionArn],
 ] as const;
 
 const RETRIED = [
@@ -72,13 +75,15 @@ describe('the pipeline state machine definition', () => {
     expect(result.isValid).toBe(true);
   });
 
-  it('is still valid with its retry policy and timeouts overridden', () => {
+  it('is still valid with its retry policy and timeouts overridden, and as run locally', () => {
     const custom = buildPipelineDefinition({
       ...PARAMETERS,
       retry: { maxAttempts: 5, intervalSeconds: 1, backoffRate: 3, maxDelaySeconds: 30 },
-      timeoutSeconds: { transform: 600 },
+      timeoutSeconds: { transform: 600, verify: 300 },
     });
     expect(validate(custom).isValid).toBe(true);
+    expect((custom.States.Verify as State).TimeoutSeconds).toBe(300);
+    expect(validate(localDefinition()).errorsText()).toBe('');
   });
 
   it('the validator does reject a broken definition (so the check above means something)', () => {
@@ -89,12 +94,67 @@ describe('the pipeline state machine definition', () => {
     expect(result.errorsText()).toContain('NoSuchState');
   });
 
-  it('has exactly three Task states that invoke Lambdas: Extract, Transform and Load', () => {
+  it('has exactly four Task states that invoke Lambdas: Extract, Transform, Load and Verify', () => {
     const lambdaTasks = Object.entries(definition.States)
       .filter(([, s]) => s.Type === 'Task' && s.Resource === 'arn:aws:states:::lambda:invoke')
       .map(([name]) => name)
       .sort();
-    expect(lambdaTasks).toEqual(['Extract', 'Load', 'Transform']);
+    expect(lambdaTasks).toEqual(['Extract', 'Load', 'Transform', 'Verify']);
+  });
+
+  describe('the verification', () => {
+    it('is chosen first, by {"verify": true} only, before the overlap guard; anything else goes to the guard', () => {
+      expect(definition.StartAt).toBe('RouteByVerify');
+      expect(state('RouteByVerify')).toMatchObject({
+        Type: 'Choice',
+        Choices: [{ And: [{ Variable: '$.verify', IsPresent: true }, { Variable: '$.verify', BooleanEquals: true }], Next: 'Verify' }],
+        Default: 'CheckForRunningExecutions',
+      });
+    });
+
+    it('hands Verify the execution id and keeps its batch, count and tables under $.verification', () => {
+      expect(state('Verify').Parameters).toEqual({ FunctionName: PARAMETERS.verifyFunctionArn, Payload: { 'executionId.$': '$$.Execution.Id' } });
+      expect(state('Verify').ResultSelector).toEqual({ 'batchId.$': '$.Payload.batchId', 'mismatchedRows.$': '$.Payload.mismatchedRows', 'tables.$': '$.Payload.tables' });
+      expect(state('Verify').ResultPath).toBe('$.verification');
+      expect(state('Verify').Next).toBe('CheckVerification');
+    });
+
+    it('has the same retrier as the steps', () => {
+      expect(state('Verify').Retry).toEqual(state('Extract').Retry);
+    });
+
+    it('succeeds when no row differs, and fails with WarehouseMismatch, stating the count, when any does', () => {
+      expect(state('CheckVerification')).toMatchObject({
+        Type: 'Choice',
+        Choices: [{ Variable: '$.verification.mismatchedRows', NumericGreaterThan: 0, Next: 'DescribeMismatch' }],
+        Default: 'WarehouseMatches',
+      });
+      expect(state('WarehouseMatches').Type).toBe('Succeed');
+      expect(state('DescribeMismatch').Next).toBe('WarehouseDiffers');
+      const cause = (state('DescribeMismatch').Parameters as Record<string, string>)['cause.$']!;
+      expect(cause).toMatch(/^States\.Format\('The warehouse differs from ToteSys in \{\} row\(s\).*npm run verify.*', \$\.verification\.mismatchedRows, \$\.verification\.batchId\)$/);
+      expect(state('WarehouseDiffers')).toMatchObject({ Type: 'Fail', Error: 'WarehouseMismatch', CausePath: '$.mismatch.cause' });
+    });
+
+    it('publishes no SNS alert for a mismatch (the MismatchedRows alarm emails): no path from Verify’s success reaches NotifyFailure', () => {
+      const reachable = new Set<string>();
+      const visit = (name: string) => {
+        if (reachable.has(name)) return;
+        reachable.add(name);
+        const s = state(name) as State & { Default?: string; Choices?: { Next: string }[] };
+        for (const next of [s.Next, s.Default, ...(s.Choices ?? []).map((c) => c.Next)]) if (next) visit(next);
+      };
+      visit('CheckVerification');
+      expect([...reachable].sort()).toEqual(['CheckVerification', 'DescribeMismatch', 'WarehouseDiffers', 'WarehouseMatches']);
+    });
+
+    it('reports a failed verification like a failed step, with {"verify": true} as the input that re-runs it', () => {
+      expect(state('VerifyFailed')).toMatchObject({
+        Type: 'Pass',
+        Parameters: { step: 'Verify', 'error.$': '$.failure.Error', 'cause.$': '$.failure.Cause', rerunInput: { verify: true } },
+        Next: 'NotifyFailure',
+      });
+    });
   });
 
   describe.each(TASKS)('the %s task', (name, functionArn) => {

@@ -1,0 +1,38 @@
+import middy from '@middy/core';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { withDatabase } from '../shared/database';
+import { createS3Client } from '../shared/s3';
+import { secretsManagerReader } from '../shared/secrets';
+import { readVerifyConfig, type VerifyConfig } from './config';
+import { summarize, type VerificationSummary } from './report';
+import { verifyWarehouse } from './verify-warehouse';
+
+const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'totesys-pipeline', persistentKeys: { step: 'verify' } });
+let config: VerifyConfig | undefined;
+
+/**
+ * Verify: wiring only. Compares the warehouse with ToteSys as of the last loaded batch and
+ * returns the counts per table (the keys are in the log); connects per invocation, so rotated
+ * credentials are picked up.
+ */
+export const handler = middy(async (): Promise<VerificationSummary> => {
+  config ??= readVerifyConfig();
+  const { s3, ingestionBucket } = config;
+  const readSecret = secretsManagerReader();
+  const warehouseCredentials = config.warehouse;
+  const result = await withDatabase('ToteSys', config.totesys, readSecret, (totesys) =>
+    withDatabase('Warehouse', warehouseCredentials, readSecret, (warehouse) =>
+      verifyWarehouse({ totesys, warehouse, s3: createS3Client(s3), ingestionBucket, log: (message, fields) => logger.info(message, fields) }),
+    ),
+  );
+  const summary = summarize(result);
+  if (result.mismatchedRows > 0) {
+    logger.warn('warehouse differs from ToteSys', {
+      batchId: result.batchId,
+      mismatchedRows: result.mismatchedRows,
+      tables: result.tables.filter((t) => t.missing + t.extra + t.different > 0).map((t) => ({ table: t.table, key: t.key, ...t.examples })),
+    });
+  }
+  return summary;
+}).use(injectLambdaContext(logger));
