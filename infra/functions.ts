@@ -1,3 +1,4 @@
+import { VERIFY_METRIC } from '../functions/verify/metric';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
 import { Construct } from 'constructs';
@@ -18,7 +19,7 @@ export const POWERTOOLS_SERVICE_NAME = 'totesys-pipeline';
  * the number of warehouse rows that differ from ToteSys. Its role may publish to this namespace
  * only; the mismatch alarm and the dashboard read it.
  */
-export const VERIFY_METRIC = { namespace: 'ToteSysPipeline', metricName: 'MismatchedRows' } as const;
+export { VERIFY_METRIC };
 
 export interface PipelineFunctionsProps {
   readonly config: InfraConfig;

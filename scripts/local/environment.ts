@@ -76,6 +76,8 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions): P
         AWS_ENDPOINT_URL_S3: s3.endpoint,
         S3_FORCE_PATH_STYLE: 'true',
         AWS_REGION: 'eu-west-2',
+        // No CloudWatch here: Powertools Metrics would print its embedded-metric lines to the terminal.
+        POWERTOOLS_METRICS_DISABLED: 'true',
         // s3rver's fixed credentials: the local server accepts nothing else.
         AWS_ACCESS_KEY_ID: 'S3RVER',
         AWS_SECRET_ACCESS_KEY: 'S3RVER',

@@ -262,7 +262,25 @@ describe('verify: the warehouse against ToteSys as of the last loaded batch', ()
       // Loaded now, as a Lambda container loads it: the handler reads its configuration once.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { handler } = require('../../functions/verify/handler') as { handler: (event: unknown, context: Context) => Promise<unknown> };
-      const output = await handler({}, {} as Context);
+      const written: string[] = [];
+      const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        written.push(String(chunk));
+        return true;
+      });
+      let output: unknown;
+      try {
+        output = await handler({}, {} as Context);
+      } finally {
+        stdout.mockRestore();
+      }
+      // The mismatched-rows metric, in CloudWatch's embedded metric format, without dimensions (what the alarm reads).
+      const metric = written.map((line) => line.trim()).filter((line) => line.includes('"_aws"')).map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(metric).toEqual([
+        {
+          _aws: { Timestamp: expect.any(Number), CloudWatchMetrics: [{ Namespace: 'ToteSysPipeline', Dimensions: [], Metrics: [{ Name: 'MismatchedRows', Unit: 'Count' }] }] },
+          MismatchedRows: 0,
+        },
+      ]);
       expect(output).toEqual({
         batchId: '0000000001',
         mismatchedRows: 0,
