@@ -25,6 +25,7 @@ import type { SeedProgress } from './totesys/generate';
 import type { ActivityOutput } from './bench/activity';
 import type { CopyBaselineOutput } from './bench/copy-baseline';
 import type { ExtractStepOutput } from './bench/extract';
+import type { VerifyStepOutput } from './bench/verify';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { readManifest } from '../functions/shared/batch-manifests';
 import type { IngestionManifest } from '../functions/shared/ingestion-manifest';
@@ -193,6 +194,7 @@ async function bench(options: Options, log: Log, phase: Phase, cleanup: ReturnTy
   });
 
   const incremental = await transformAndLoad('incremental', incrementalExtract.rows, incrementalExtract.batchId);
+  const verification = await step<VerifyStepOutput>('verify (whole warehouse, after the incremental run)', 'verify', null, pipelineEnv);
 
   // Not the bench's job to test the extract, but a timing of the wrong rows would mean nothing.
   const mismatches = [
@@ -200,6 +202,7 @@ async function bench(options: Options, log: Log, phase: Phase, cleanup: ReturnTy
     fullCopy.rows !== totalRows && `the full COPY read ${fullCopy.rows} rows of ${totalRows}`,
     incrementalExtract.rows !== activity.rows && `the incremental extract read ${incrementalExtract.rows} rows, the activity changed ${activity.rows}`,
     incrementalExtract.deleted !== activity.deleted && `the incremental extract found ${incrementalExtract.deleted} deletions, the activity made ${activity.deleted}`,
+    verification.mismatchedRows !== 0 && `verification found ${verification.mismatchedRows} rows that differ`,
     incrementalCopy.rows !== activity.rows && `the incremental COPY read ${incrementalCopy.rows} rows, the activity changed ${activity.rows}`,
   ].filter((problem): problem is string => typeof problem === 'string');
   for (const problem of mismatches) log(`WARNING: ${problem}`);
@@ -218,6 +221,7 @@ async function bench(options: Options, log: Log, phase: Phase, cleanup: ReturnTy
       stepRow('extract (incremental)', incrementalExtract, incrementalCopy),
       stepRow('transform (incremental)', incremental.transform, incremental.transformBaseline),
       stepRow('load (incremental)', incremental.load, incremental.loadBaseline),
+      stepRow('verify', verification, null),
     ],
   };
 

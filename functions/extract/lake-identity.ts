@@ -39,6 +39,15 @@ export async function readSourceIdentity(sql: Sql): Promise<SourceIdentity> {
   return { database: database!.name, databaseOid: database!.oid, systemIdentifier };
 }
 
+/** True when two identities name one database: its name and oid, and its cluster where both know it. */
+export function isSameSource(a: SourceIdentity, b: SourceIdentity): boolean {
+  return (
+    a.database === b.database &&
+    a.databaseOid === b.databaseOid &&
+    (a.systemIdentifier === null || b.systemIdentifier === null || a.systemIdentifier === b.systemIdentifier)
+  );
+}
+
 export function describeSource(source: SourceIdentity): string {
   return `database ${source.database} (oid ${source.databaseOid}${source.systemIdentifier ? `, cluster ${source.systemIdentifier}` : ''})`;
 }
@@ -60,11 +69,7 @@ export async function ensureLakeIdentity(s3: S3Client, bucket: string, source: S
       identity = (await readLakeIdentity(s3, bucket))!;
     }
   }
-  const same =
-    identity.source.database === source.database &&
-    identity.source.databaseOid === source.databaseOid &&
-    (identity.source.systemIdentifier === null || source.systemIdentifier === null || identity.source.systemIdentifier === source.systemIdentifier);
-  if (!same) {
+  if (!isSameSource(identity.source, source)) {
     throw new PipelineStateError(
       `The ingestion bucket ${bucket} is lake ${identity.lakeId}, extracted from ToteSys ${describeSource(identity.source)}, ` +
         `but TOTESYS points at ${describeSource(source)}: its extraction state does not apply there, so nothing was extracted. ` +

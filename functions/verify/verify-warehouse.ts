@@ -1,7 +1,7 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Sql, TransactionSql } from 'postgres';
 import { readKeySets, type KeySets } from '../extract/key-sets';
-import { describeSource, readSourceIdentity, type LakeIdentity, type SourceIdentity } from '../extract/lake-identity';
+import { describeSource, isSameSource, readSourceIdentity, type LakeIdentity, type SourceIdentity } from '../extract/lake-identity';
 import { findManifest } from '../shared/batch-manifests';
 import { PipelineStateError } from '../shared/errors';
 import { LAKE_IDENTITY_KEY, type IngestionManifest } from '../shared/ingestion-manifest';
@@ -304,11 +304,7 @@ function assertSameLake(loaded: LoadedBatch, manifest: IngestionManifest, bucket
 
 /** The same test as Extract's: the lake's ToteSys is this ToteSys (name and oid, and the cluster where both know it). */
 function assertLakeSource(identity: LakeIdentity, source: SourceIdentity, bucket: string): void {
-  const same =
-    identity.source.database === source.database &&
-    identity.source.databaseOid === source.databaseOid &&
-    (identity.source.systemIdentifier === null || source.systemIdentifier === null || identity.source.systemIdentifier === source.systemIdentifier);
-  if (!same) {
+  if (!isSameSource(identity.source, source)) {
     throw new PipelineStateError(
       `The ingestion bucket ${bucket} is lake ${identity.lakeId}, extracted from ToteSys ${describeSource(identity.source)}, ` +
         `but TOTESYS points at ${describeSource(source)}: the warehouse can only be compared with the ToteSys it was loaded from`,

@@ -37,6 +37,7 @@ describe('npm run bench', () => {
       'extract (incremental)',
       'transform (incremental)',
       'load (incremental)',
+      'verify',
     ]);
     const full = byStep['extract (full)']!;
     const incremental = byStep['extract (incremental)']!;
@@ -62,6 +63,10 @@ describe('npm run bench', () => {
       expect(load.baseline!.rows).toBe(load.rows);
     }
 
+    // Verification compares every current row and finds the warehouse equal.
+    const verify = byStep['verify']!;
+    expect((verify.measured as unknown as { mismatchedRows: number }).mismatchedRows).toBe(0);
+    expect(verify.rows).toBeGreaterThan(0);
     for (const step of report.steps) expect(step.peakRssMb).toBeGreaterThan(0);
     expect(report.machine.cpus).toBeGreaterThan(0);
   }, 60_000);
