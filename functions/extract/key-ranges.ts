@@ -83,38 +83,47 @@ export function withoutKeys(ranges: KeyRanges, keys: readonly number[]): [number
   return result;
 }
 
-/** How the keys present now can be asked for: a count, or the list, of keys within [low, high]. */
+/** How the keys present now can be asked for, by fixed-width buckets of keys from `low`. */
 export interface KeyProbe {
-  count(low: number, high: number): Promise<number>;
-  list(low: number, high: number): Promise<number[]>;
+  /** How many keys lie in each bucket `floor((key - low) / width)` of [low, high] (buckets with none may be left out). */
+  countByBucket(low: number, high: number, width: number): Promise<Map<number, number>>;
+  /** Every key in the given buckets (same numbering), any order. */
+  listBuckets(low: number, width: number, buckets: readonly number[]): Promise<number[]>;
 }
 
-/** Below this many candidate keys an interval's keys are listed rather than split further. */
-const LIST_BELOW = 4096;
+/** At most this many buckets a count: one aggregate over the table, a small answer. */
+const MAX_BUCKETS = 65_536;
+const MIN_WIDTH = 64;
 
 /**
  * The keys of `candidates` that are no longer present, given that every present key is a
- * candidate and that `present` keys are there in all. Intervals whose count matches hold no
- * deletion and are never read again; the others are halved until small enough to list, so the
- * cost follows the deletions, not the table.
+ * candidate and that `present` keys are there in all. Two queries whatever the number of
+ * deletions: the present keys counted per bucket of keys, then the keys of the buckets whose
+ * count falls short listed and compared; so the work is one pass over the key index plus the
+ * buckets that hold deletions.
  */
 export async function findMissingKeys(candidates: KeyRanges, present: number, probe: KeyProbe): Promise<number[]> {
   if (candidates.length === 0) return [];
+  const expected = countKeys(candidates);
+  if (present > expected) throw new RangeError(`${present} keys present, more than the ${expected} candidates`);
+  if (present === expected) return [];
+  const low = candidates[0]![0];
+  const high = candidates.at(-1)![1];
+  const width = Math.max(MIN_WIDTH, Math.ceil((high - low + 1) / MAX_BUCKETS));
+  const counted = await probe.countByBucket(low, high, width);
+  const short: number[] = [];
+  for (let bucket = 0; bucket * width <= high - low; bucket += 1) {
+    const from = low + bucket * width;
+    const wanted = countBetween(candidates, from, Math.min(from + width - 1, high));
+    const there = counted.get(bucket) ?? 0;
+    if (there > wanted) throw new RangeError(`${there} keys present in [${from}, ${from + width - 1}], more than the ${wanted} candidates`);
+    if (there < wanted) short.push(bucket);
+  }
+  const there = new Set(await probe.listBuckets(low, width, short));
   const missing: number[] = [];
-  const visit = async (low: number, high: number, actual: number): Promise<void> => {
-    const expected = countBetween(candidates, low, high);
-    if (actual === expected) return;
-    if (actual > expected) throw new RangeError(`${actual} keys present in [${low}, ${high}], more than the ${expected} candidates`);
-    if (expected <= LIST_BELOW || low === high) {
-      const there = new Set(await probe.list(low, high));
-      for (const key of keysBetween(candidates, low, high)) if (!there.has(key)) missing.push(key);
-      return;
-    }
-    const middle = Math.floor((low + high) / 2);
-    const left = await probe.count(low, middle);
-    await visit(low, middle, left);
-    await visit(middle + 1, high, actual - left);
-  };
-  await visit(candidates[0]![0], candidates.at(-1)![1], present);
+  for (const bucket of short) {
+    const from = low + bucket * width;
+    for (const key of keysBetween(candidates, from, Math.min(from + width - 1, high))) if (!there.has(key)) missing.push(key);
+  }
   return missing;
 }

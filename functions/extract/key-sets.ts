@@ -9,8 +9,8 @@ import { countKeys, findMissingKeys, withKeys, withoutKeys, type KeyRanges } fro
  * Deletion detection. Each batch records every table's primary keys as of its snapshot (a key
  * set, as ranges). The next batch counts each table's rows in its own snapshot: when the count is
  * the previous key set plus the batch's new keys, nothing was deleted, which is the usual case and
- * costs one count per table; otherwise the missing keys are found by counting key intervals
- * (key-ranges.ts findMissingKeys).
+ * costs one count per table; otherwise the missing keys are found by counting keys per bucket
+ * and listing the buckets that fall short (key-ranges.ts findMissingKeys).
  */
 export interface KeySets {
   readonly formatVersion: 1;
@@ -62,13 +62,20 @@ export async function nextKeySet(sql: Sql, table: SourceTable, previous: KeyRang
     );
   }
   const deleted = await findMissingKeys(candidates, rows, {
-    count: async (low, high) =>
-      ((await sql.unsafe(`SELECT count(*)::int AS rows FROM ${from(table)} WHERE ${pk(table)} BETWEEN $1 AND $2`, [low, high])) as unknown as [{ rows: number }])[0]
-        .rows,
-    list: async (low, high) =>
-      (await sql.unsafe<{ k: number }[]>(`SELECT ${pk(table)} AS k FROM ${from(table)} WHERE ${pk(table)} BETWEEN $1 AND $2 ORDER BY 1`, [low, high])).map(
-        (row) => row.k,
-      ),
+    countByBucket: async (low, high, width) => {
+      const buckets = await sql.unsafe<{ bucket: number; keys: number }[]>(
+        `SELECT ((${pk(table)}::bigint - $1) / $3)::int AS bucket, count(*)::int AS keys FROM ${from(table)} WHERE ${pk(table)} BETWEEN $1 AND $2 GROUP BY 1`,
+        [low, high, width],
+      );
+      return new Map(buckets.map((row) => [row.bucket, row.keys]));
+    },
+    listBuckets: async (low, width, buckets) =>
+      (
+        await sql.unsafe<{ k: number }[]>(
+          `SELECT ${pk(table)} AS k FROM ${from(table)} WHERE ${pk(table)} >= $1 AND ((${pk(table)}::bigint - $1) / $2)::int = ANY($3::int[])`,
+          [low, width, buckets as number[]],
+        )
+      ).map((row) => row.k),
   });
   return { keys: withoutKeys(candidates, deleted), deleted };
 }

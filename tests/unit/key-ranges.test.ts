@@ -22,25 +22,32 @@ describe('key ranges', () => {
     expect(keysBetween([[1, 3], [8, 9]], 2, 8)).toEqual([2, 3, 8]);
   });
 
-  it('finds the missing keys of a large set by counting intervals, listing only small ones', async () => {
+  it('finds the missing keys of a large set by counting keys per bucket, listing only the buckets that fall short', async () => {
     const present = new Set<number>();
     for (let key = 1; key <= 100_000; key += 1) if (key % 9973 !== 0 && key !== 1 && key !== 100_000) present.add(key);
-    const listed: number[] = [];
+    const listed: number[][] = [];
     const probe: KeyProbe = {
-      count: async (low, high) => [...present].filter((key) => key >= low && key <= high).length,
-      list: async (low, high) => {
-        listed.push(high - low + 1);
-        return [...present].filter((key) => key >= low && key <= high);
+      countByBucket: async (low, high, width) => {
+        const counts = new Map<number, number>();
+        for (const key of present) if (key >= low && key <= high) counts.set(Math.floor((key - low) / width), (counts.get(Math.floor((key - low) / width)) ?? 0) + 1);
+        return counts;
+      },
+      listBuckets: async (low, width, buckets) => {
+        listed.push([...buckets]);
+        return [...present].filter((key) => key >= low && buckets.includes(Math.floor((key - low) / width)));
       },
     };
     const missing = await findMissingKeys([[1, 100_000]], present.size, probe);
     expect(missing.sort((a, b) => a - b)).toEqual([1, 9973, 19946, 29919, 39892, 49865, 59838, 69811, 79784, 89757, 99730, 100_000]);
-    expect(Math.max(...listed)).toBeLessThanOrEqual(4096);
+    // Only the twelve buckets (of 64 keys) that hold a deletion are listed, in one call.
+    expect(listed).toHaveLength(1);
+    expect(listed[0]).toHaveLength(12);
     expect(await findMissingKeys([[1, 10]], 10, probe)).toEqual([]);
   });
 
   it('refuses a count above the candidates: the state does not fit the database', async () => {
-    const probe: KeyProbe = { count: async () => 0, list: async () => [] };
+    const probe: KeyProbe = { countByBucket: async () => new Map([[0, 11]]), listBuckets: async () => [] };
     await expect(findMissingKeys([[1, 10]], 11, probe)).rejects.toThrow(/more than the 10 candidates/);
+    await expect(findMissingKeys([[1, 10]], 9, probe)).rejects.toThrow(/11 keys present in \[1, 64\], more than the 10 candidates/);
   });
 });
