@@ -80,7 +80,8 @@ export async function ensureLakeIdentity(s3: S3Client, bucket: string, source: S
   return identity;
 }
 
-async function readLakeIdentity(s3: S3Client, bucket: string): Promise<LakeIdentity | undefined> {
+/** The lake's identity, or undefined before the first extract. */
+export async function readLakeIdentity(s3: S3Client, bucket: string): Promise<LakeIdentity | undefined> {
   try {
     const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: LAKE_IDENTITY_KEY }));
     return JSON.parse(await object.Body!.transformToString('utf-8')) as LakeIdentity;

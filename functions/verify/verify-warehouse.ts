@@ -1,11 +1,10 @@
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Sql, TransactionSql } from 'postgres';
 import { readKeySets, type KeySets } from '../extract/key-sets';
-import { describeSource, isSameSource, readSourceIdentity, type LakeIdentity, type SourceIdentity } from '../extract/lake-identity';
+import { describeSource, isSameSource, readLakeIdentity, readSourceIdentity, type LakeIdentity, type SourceIdentity } from '../extract/lake-identity';
 import { findManifest } from '../shared/batch-manifests';
 import { PipelineStateError } from '../shared/errors';
-import { LAKE_IDENTITY_KEY, type IngestionManifest } from '../shared/ingestion-manifest';
-import { isNotFound } from '../shared/s3';
+import type { IngestionManifest } from '../shared/ingestion-manifest';
 import type { TotesysTableName } from '../shared/totesys-tables';
 import { WAREHOUSE_TABLE_NAMES, WAREHOUSE_TABLES } from '../shared/warehouse-tables';
 import { keysAbsentNow, readChangesSince, type ChangesSince } from './changes-since';
@@ -309,16 +308,6 @@ function assertLakeSource(identity: LakeIdentity, source: SourceIdentity, bucket
       `The ingestion bucket ${bucket} is lake ${identity.lakeId}, extracted from ToteSys ${describeSource(identity.source)}, ` +
         `but TOTESYS points at ${describeSource(source)}: the warehouse can only be compared with the ToteSys it was loaded from`,
     );
-  }
-}
-
-async function readLakeIdentity(s3: S3Client, bucket: string): Promise<LakeIdentity | undefined> {
-  try {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: LAKE_IDENTITY_KEY }));
-    return JSON.parse(await object.Body!.transformToString('utf-8')) as LakeIdentity;
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
   }
 }
 
