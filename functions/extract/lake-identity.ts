@@ -1,9 +1,9 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { randomUUID } from 'node:crypto';
 import type { TransactionSql as Sql } from 'postgres';
-import { PipelineStateError } from '../shared/errors';
+import { BatchConflictError, PipelineStateError } from '../shared/errors';
 import { LAKE_IDENTITY_KEY, type LakeReference } from '../shared/ingestion-manifest';
-import { isNotFound, isPreconditionFailed } from '../shared/s3';
+import { isNotFound, isWriteConflict } from '../shared/s3';
 
 /**
  * A lake's identity: an id born with its first extract, and the ToteSys database it is extracted
@@ -65,8 +65,8 @@ export async function ensureLakeIdentity(s3: S3Client, bucket: string, source: S
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: LAKE_IDENTITY_KEY, Body: JSON.stringify(created, null, 2), ContentType: 'application/json', IfNoneMatch: '*' }));
       identity = created;
     } catch (error) {
-      if (!isPreconditionFailed(error)) throw error;
-      identity = (await readLakeIdentity(s3, bucket))!;
+      if (!isWriteConflict(error)) throw error;
+      identity = await readIdentityCreatedByAnotherRun(s3, bucket);
     }
   }
   if (!isSameSource(identity.source, source)) {
@@ -78,6 +78,20 @@ export async function ensureLakeIdentity(s3: S3Client, bucket: string, source: S
     );
   }
   return identity;
+}
+
+/**
+ * Another run's first extract won the race to create the identity. Its write may still be in
+ * flight (S3 answers 409 then, and shows the object only once whole), so it is read again for a
+ * few seconds before giving up with the retryable conflict the state machine retries.
+ */
+async function readIdentityCreatedByAnotherRun(s3: S3Client, bucket: string): Promise<LakeIdentity> {
+  for (const delayMs of [0, 50, 200, 500, 1000, 2000]) {
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    const identity = await readLakeIdentity(s3, bucket);
+    if (identity) return identity;
+  }
+  throw new BatchConflictError(`Another run is creating the identity of the lake in bucket ${bucket} (${LAKE_IDENTITY_KEY}) and has not finished it`);
 }
 
 /** The lake's identity, or undefined before the first extract. */

@@ -1,7 +1,7 @@
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { BatchConflictError, PipelineStateError } from './errors';
-import { isNotFound, isPreconditionFailed } from './s3';
+import { isNotFound, isWriteConflict } from './s3';
 
 /**
  * Batches and their manifests, the same way in both buckets (ingestion and processed).
@@ -97,7 +97,7 @@ export async function findManifest<M extends BatchManifest>(s3: S3Client, bucket
 
 /**
  * Commits a batch by writing its manifest, only if no manifest of that batch exists: S3 refuses
- * the write (412) when another run committed the same batch first. The HEAD beforehand gives the
+ * the write (412, or 409 while the other write is in flight) when another run committed the same batch first. The HEAD beforehand gives the
  * same answer on S3-compatible servers without conditional writes.
  */
 export async function commitManifest(s3: S3Client, bucket: string, manifest: BatchManifest): Promise<string> {
@@ -116,7 +116,7 @@ export async function commitManifest(s3: S3Client, bucket: string, manifest: Bat
       new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(manifest, null, 2), ContentType: 'application/json', IfNoneMatch: '*' }),
     );
   } catch (error) {
-    if (isPreconditionFailed(error)) throw conflict();
+    if (isWriteConflict(error)) throw conflict();
     throw error;
   }
   return key;

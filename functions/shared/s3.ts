@@ -20,6 +20,15 @@ export function isPreconditionFailed(error: unknown): boolean {
   return e?.name === 'PreconditionFailed' || e?.Code === 'PreconditionFailed' || e?.$metadata?.httpStatusCode === 412;
 }
 
+/**
+ * True when a conditional write lost to another writer of the same key: either that write has
+ * finished (412, the key exists) or it is still in progress (409 ConditionalRequestConflict).
+ */
+export function isWriteConflict(error: unknown): boolean {
+  const e = error as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  return isPreconditionFailed(error) || e?.name === 'ConditionalRequestConflict' || e?.Code === 'ConditionalRequestConflict' || e?.$metadata?.httpStatusCode === 409;
+}
+
 /** True when S3 says the key does not exist. */
 export function isNotFound(error: unknown): boolean {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };

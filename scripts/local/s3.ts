@@ -7,6 +7,8 @@ import S3rver from 's3rver';
  * front of it, because s3rver lacks them and the pipeline relies on them:
  *  - conditional writes: a PUT or CompleteMultipartUpload with `If-None-Match: *` on an existing
  *    key fails with 412 PreconditionFailed, as S3 does;
+ *  - objects appear whole: s3rver writes a file in place, so a GET racing a PUT could read half
+ *    of it; here an object being written is not found until its write has finished, as on S3;
  *  - append-only buckets: overwriting or deleting an object is refused with 403 AccessDenied, as
  *    the deployed bucket policy refuses it to the pipeline's roles. Any code path that would
  *    overwrite a lake object fails loudly here too.
@@ -40,7 +42,7 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
     const claimed = target !== undefined && !writing.has(target);
     if (claimed) writing.add(target);
     try {
-      const refusal = await refuseOverwriteOrDelete(server, ctx, target !== undefined && !claimed);
+      const refusal = unfinishedObject(ctx, writing) ?? (await refuseOverwriteOrDelete(server, ctx, target !== undefined && !claimed));
       if (!refusal) return await next();
       ctx.status = refusal.status;
       ctx.type = 'application/xml';
@@ -64,6 +66,13 @@ type Context = Parameters<S3rver['middleware'][number]>[0];
 function bucketAndKey(ctx: Context): { bucket?: string; key: string } {
   const [, bucket, ...keyParts] = ctx.path.split('/');
   return { bucket, key: decodeURIComponent(keyParts.join('/')) };
+}
+
+/** A read of an object whose write has not finished: S3 shows an object only once it is whole. */
+function unfinishedObject(ctx: Context, writing: ReadonlySet<string>): { status: number; code: string; message: string } | undefined {
+  const { bucket, key } = bucketAndKey(ctx);
+  if (!bucket || !key || (ctx.method !== 'GET' && ctx.method !== 'HEAD') || !writing.has(`${bucket}/${key}`)) return undefined;
+  return { status: 404, code: 'NoSuchKey', message: `The specified key does not exist: ${key}` };
 }
 
 /** "bucket/key" when the request creates an object (PUT, or completing a multipart upload). */
@@ -91,6 +100,9 @@ async function refuseOverwriteOrDelete(
   }
   if (!objectWriteTarget(ctx)) return undefined;
   if (!beingWritten && !(await server.store.existsObject(bucket, key))) return undefined;
+  if (beingWritten && ctx.headers['if-none-match'] === '*') {
+    return { status: 409, code: 'ConditionalRequestConflict', message: `A conflicting conditional write to ${key} is in progress` };
+  }
   if (ctx.headers['if-none-match'] === '*') {
     return { status: 412, code: 'PreconditionFailed', message: `At least one of the pre-conditions you specified did not hold: ${key} exists` };
   }
