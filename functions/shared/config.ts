@@ -43,6 +43,7 @@ export interface TransformConfig {
   readonly processedBucket: string;
   readonly s3: S3Settings;
   readonly duckdb: DuckDbConfig;
+  readonly rows: RowPolicy;
 }
 
 export function readTransformConfig(env: Env = process.env): TransformConfig {
@@ -51,7 +52,43 @@ export function readTransformConfig(env: Env = process.env): TransformConfig {
     processedBucket: required(env, 'PROCESSED_BUCKET'),
     s3: readS3Settings(env),
     duckdb: readDuckDbConfig(env, 'TRANSFORM'),
+    rows: readRowPolicy(env),
   };
+}
+
+/** What Transform does with a row that fails a check (functions/transform/quarantine.ts). */
+export interface RowPolicy {
+  /** Fail the batch on its first bad row, as before quarantine existed (PIPELINE_STRICT_ROWS=true). */
+  readonly strict: boolean;
+  /** Dates and timestamps before this day or after `latestDate` are held: they would grow dim_date without bound. */
+  readonly earliestDate: string;
+  readonly latestDate: string;
+}
+
+export const DEFAULT_ROW_POLICY: RowPolicy = { strict: false, earliestDate: '1970-01-01', latestDate: '2099-12-31' };
+
+/**
+ * What Transform does with a bad row: PIPELINE_STRICT_ROWS=true fails its batch; otherwise it is
+ * held in quarantine. Days outside PIPELINE_EARLIEST_DATE … PIPELINE_LATEST_DATE count as bad.
+ */
+export function readRowPolicy(env: Env): RowPolicy {
+  const day = (name: string, fallback: string): string => {
+    const value = env[name]?.trim() || fallback;
+    const date = new Date(`${value}T00:00:00Z`);
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(date.getTime()) || !date.toISOString().startsWith(value)) {
+      throw new ConfigurationError(`${name} must be a day as YYYY-MM-DD, got ${JSON.stringify(value)}`);
+    }
+    return value;
+  };
+  const policy = {
+    strict: readBoolean(env, 'PIPELINE_STRICT_ROWS', DEFAULT_ROW_POLICY.strict),
+    earliestDate: day('PIPELINE_EARLIEST_DATE', DEFAULT_ROW_POLICY.earliestDate),
+    latestDate: day('PIPELINE_LATEST_DATE', DEFAULT_ROW_POLICY.latestDate),
+  };
+  if (policy.earliestDate > policy.latestDate) {
+    throw new ConfigurationError(`PIPELINE_EARLIEST_DATE (${policy.earliestDate}) is after PIPELINE_LATEST_DATE (${policy.latestDate})`);
+  }
+  return policy;
 }
 
 export interface LoadConfig {

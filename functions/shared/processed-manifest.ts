@@ -2,6 +2,7 @@ import type { BatchManifest } from './batch-manifests';
 import type { LakeReference } from './ingestion-manifest';
 import type { TotesysTableName } from './totesys-tables';
 import type { WarehouseTableName } from './warehouse-tables';
+import type { QuarantineRecord } from '../transform/quarantine';
 
 /**
  * The processed bucket: a manifest per batch (see batch-manifests.ts; batch n here is the
@@ -10,6 +11,7 @@ import type { WarehouseTableName } from './warehouse-tables';
  *   tables/<warehouse table>/batch-<n>/<attemptId>.parquet    the rows Load applies for batch n
  *   state/<source table>/batch-<n>/<attemptId>.parquet        the source rows batch n changed,
  *                                                             or a compaction of all of them
+ *   quarantine/batch-<n>/<attemptId>.jsonl.gz                 the rows held after batch n
  */
 export function processedTableKey(table: WarehouseTableName, batchId: string, attemptId: string): string {
   return `tables/${table}/batch-${batchId}/${attemptId}.parquet`;
@@ -39,6 +41,8 @@ export interface ProcessedManifest extends BatchManifest {
   readonly tables: Partial<Record<WarehouseTableName, ProcessedTable>>;
   /** The batch's deletions, when it saw any. */
   readonly deletions?: ProcessedTable;
+  /** What the batch did to the quarantine, and the held set after it (functions/transform/quarantine.ts). */
+  readonly quarantine?: QuarantineRecord;
   readonly state: TransformState;
 }
 

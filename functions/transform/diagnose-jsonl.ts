@@ -2,11 +2,14 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { TEXT_DATE_COLUMNS, TOTESYS_ENUM_LABELS, type SourceTable } from '../shared/totesys-tables';
-import { isRequired } from './source-columns';
+import { keyOfLine } from './quarantine';
+import { isDayColumn, isRequired, type DateBounds } from './source-columns';
 
 /** The first bad line of a JSONL object: its 1-based line number, the field, and what is wrong. */
 export interface BadLine {
   readonly line: number;
+  /** The row's primary key as the line gives it, when it can be read. */
+  readonly key: string | null;
   readonly field: string | null;
   readonly problem: string;
 }
@@ -16,7 +19,7 @@ export interface BadLine {
  * DuckDB has rejected the file or found a rule broken, to name the line and field precisely; the
  * data path itself never parses rows in JavaScript.
  */
-export async function findFirstBadLine(file: string, table: SourceTable): Promise<BadLine | undefined> {
+export async function findFirstBadLine(file: string, table: SourceTable, bounds?: DateBounds): Promise<BadLine | undefined> {
   const source = createReadStream(file);
   const gunzip = createGunzip();
   const lines = createInterface({ input: source.pipe(gunzip), crlfDelay: Infinity });
@@ -24,8 +27,8 @@ export async function findFirstBadLine(file: string, table: SourceTable): Promis
     let number = 0;
     for await (const text of lines) {
       number += 1;
-      const problem = lineProblem(text, table);
-      if (problem) return { line: number, ...problem };
+      const problem = lineProblem(text, table, bounds);
+      if (problem) return { line: number, key: keyOfLine(text, table.primaryKey), ...problem };
     }
     return undefined;
   } finally {
@@ -36,7 +39,7 @@ export async function findFirstBadLine(file: string, table: SourceTable): Promis
   }
 }
 
-export function lineProblem(text: string, table: SourceTable): { field: string | null; problem: string } | undefined {
+export function lineProblem(text: string, table: SourceTable, bounds?: DateBounds): { field: string | null; problem: string } | undefined {
   let row: unknown;
   try {
     row = JSON.parse(text);
@@ -51,9 +54,17 @@ export function lineProblem(text: string, table: SourceTable): { field: string |
       if (isRequired(table, column)) return { field: column, problem: value === undefined ? 'required field is missing' : 'required field is null' };
       continue;
     }
-    const typeProblem = valueProblem(value, pgType, column);
+    const typeProblem = valueProblem(value, pgType, column) ?? (bounds && isDayColumn(column, pgType) ? dayProblem(String(value), bounds) : undefined);
     if (typeProblem) return { field: column, problem: typeProblem };
   }
+  return undefined;
+}
+
+/** Mirrors the day rule of source-columns.ts: the day outside the configured bounds. */
+function dayProblem(text: string, bounds: DateBounds): string | undefined {
+  const day = text.slice(0, 10);
+  if (day < bounds.earliestDate) return `${JSON.stringify(text)} is before the earliest day accepted, ${bounds.earliestDate} (PIPELINE_EARLIEST_DATE)`;
+  if (day > bounds.latestDate) return `${JSON.stringify(text)} is after the latest day accepted, ${bounds.latestDate} (PIPELINE_LATEST_DATE)`;
   return undefined;
 }
 

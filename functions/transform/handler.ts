@@ -23,6 +23,7 @@ export const handler = middy(async (input: TransformInput = {}): Promise<Transfo
       ingestionBucket: config.ingestionBucket,
       processedBucket: config.processedBucket,
       duckdb: config.duckdb,
+      rows: config.rows,
       log: (level, message, fields) => logger[level](message, fields),
     },
     input.latestBatchId ?? input.batchId ?? null,

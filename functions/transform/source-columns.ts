@@ -59,8 +59,29 @@ export function isRequired(table: SourceTable, column: string): boolean {
   return !(table.nullable ?? []).includes(column);
 }
 
-/** One SQL condition per rule a raw row can break, keyed by column: missing, wrong type, not a date. */
-export function rowRules(table: SourceTable): { column: string; broken: string }[] {
+/** The days a date or timestamp may fall on: outside them a value is held, not let into dim_date. */
+export interface DateBounds {
+  readonly earliestDate: string;
+  readonly latestDate: string;
+}
+
+/** True for the columns that hold a day: timestamps and the text dates. */
+export function isDayColumn(column: string, pgType: string): boolean {
+  return pgType === 'timestamp(3) without time zone' || TEXT_DATE_COLUMNS.includes(column);
+}
+
+/** A bound as a SQL literal; checked to be a plain day first, so nothing else reaches the SQL. */
+function dayLiteral(day: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new Error(`Not a day (YYYY-MM-DD): ${day}`);
+  return `'${day}'`;
+}
+
+/**
+ * One SQL condition per rule a raw row can break, keyed by column: missing, wrong type, not a
+ * date, a day outside `bounds`. The day rule compares the value's first ten characters as text,
+ * which orders like days once the type rule has passed.
+ */
+export function rowRules(table: SourceTable, bounds?: DateBounds): { column: string; broken: string }[] {
   const rules: { column: string; broken: string }[] = [];
   for (const [column, pgType] of Object.entries(table.columns)) {
     const value = `"${column}"`;
@@ -68,6 +89,9 @@ export function rowRules(table: SourceTable): { column: string; broken: string }
     rules.push({ column, broken: `(${value} IS NOT NULL AND ${kindOf(pgType).invalid(value)})` });
     if (TEXT_DATE_COLUMNS.includes(column)) {
       rules.push({ column, broken: `(${value} IS NOT NULL AND (NOT regexp_full_match(${value}, ${DATE_TEXT}) OR try_cast(${value} AS DATE) IS NULL))` });
+    }
+    if (bounds && isDayColumn(column, pgType)) {
+      rules.push({ column, broken: `(${value} IS NOT NULL AND (left(${value}, 10) < ${dayLiteral(bounds.earliestDate)} OR left(${value}, 10) > ${dayLiteral(bounds.latestDate)}))` });
     }
   }
   return rules;

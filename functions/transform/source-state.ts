@@ -6,6 +6,7 @@ import { sourceStateKey, type TransformState } from '../shared/processed-manifes
 import { TOTESYS_TABLES, type TotesysTableName } from '../shared/totesys-tables';
 import type { DuckDbSession } from '../shared/duckdb-session';
 import { downloadObject, uploadFile } from '../shared/s3-files';
+import { deleteKeys } from './stage-batch';
 
 /**
  * The current state of the ToteSys tables that dimensions are built from or that other rows
@@ -99,6 +100,45 @@ export async function assertReferencesResolve(session: DuckDbSession, batchId: s
         );
       }
     }
+  }
+}
+
+/** A staged row whose reference dangles: the row's key, the reference and why it is held. */
+export interface DanglingReference {
+  readonly table: TotesysTableName;
+  readonly key: string;
+  readonly field: string;
+  readonly reason: string;
+}
+
+/**
+ * Takes out of the batch every row whose reference no batch has delivered (a late-arriving
+ * dimension row, or one held itself), and returns them to be held. Taking a row out can leave
+ * others dangling (a payment of a held transaction), so it repeats until nothing dangles.
+ */
+export async function takeOutDanglingReferences(session: DuckDbSession): Promise<DanglingReference[]> {
+  const taken: DanglingReference[] = [];
+  for (;;) {
+    const found: DanglingReference[] = [];
+    for (const table of Object.values(TOTESYS_TABLES)) {
+      for (const [column, target] of Object.entries(table.references ?? {})) {
+        const dangling = await session.rows<{ id: string; ref: string }>(
+          `SELECT CAST(b."${table.primaryKey}" AS VARCHAR) AS id, CAST(b."${column}" AS VARCHAR) AS ref FROM batch_${table.name} b
+           WHERE b."${column}" IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM current_${target} t WHERE t."${TOTESYS_TABLES[target].primaryKey}" = b."${column}")`,
+        );
+        for (const { id, ref } of dangling) {
+          if (found.some((row) => row.table === table.name && row.key === id)) continue;
+          found.push({ table: table.name, key: id, field: column, reason: `references ${column}=${ref}, which no batch has delivered to ${target}` });
+        }
+      }
+    }
+    if (found.length === 0) return taken;
+    for (const table of Object.values(TOTESYS_TABLES)) {
+      const keys = found.filter((row) => row.table === table.name).map((row) => row.key);
+      if (keys.length > 0) await deleteKeys(session, `batch_${table.name}`, table.primaryKey, keys);
+    }
+    taken.push(...found);
   }
 }
 

@@ -5,12 +5,15 @@ import type { IngestionManifest } from '../shared/ingestion-manifest';
 import path from 'node:path';
 import { processedDeletionsKey, processedTableKey, type ProcessedManifest, type ProcessedTable } from '../shared/processed-manifest';
 import { DIMENSION_NAMES, FACT_NAMES, type WarehouseTableName } from '../shared/warehouse-tables';
-import { withDuckDb, type DuckDbSettings } from '../shared/duckdb-session';
+import { withDuckDb, type DuckDbSession, type DuckDbSettings } from '../shared/duckdb-session';
 import { createCalendarBounds, createCurrencyNameLookup } from './reference-data';
 import { runModel, writeModelOutput } from './run-models';
 import { uploadFile } from '../shared/s3-files';
-import { assertReferencesResolve, openSourceState, saveSourceState } from './source-state';
-import { stageIngestedBatch } from './stage-batch';
+import { BadInputError } from '../shared/errors';
+import { TOTESYS_TABLES } from '../shared/totesys-tables';
+import { DEFAULT_ROW_POLICY, quarantineKey, readHeldRows, writeHeldRows, type HeldRow, type QuarantineChanges, type RowPolicy } from './quarantine';
+import { openSourceState, saveSourceState, takeOutDanglingReferences } from './source-state';
+import { linesWithKeys, stageIngestedBatch, type StagedBatch } from './stage-batch';
 import { stageDeletions } from './stage-deletions';
 
 export interface TransformDependencies {
@@ -18,6 +21,8 @@ export interface TransformDependencies {
   readonly ingestionBucket: string;
   readonly processedBucket: string;
   readonly duckdb: DuckDbSettings;
+  /** What a bad row does: held in quarantine (the default) or, strict, fails its batch. */
+  readonly rows?: RowPolicy;
   readonly log?: (level: 'info' | 'warn', message: string, fields: Record<string, unknown>) => void;
   readonly now?: () => Date;
 }
@@ -29,7 +34,30 @@ export interface TransformResult {
   /** The batches this run transformed, oldest first (empty when all were done already). */
   readonly transformedBatchIds: readonly string[];
   readonly rows: Partial<Record<WarehouseTableName, number>>;
+  readonly quarantine: QuarantineSummary;
 }
+
+/** The quarantine after this run, and what the run's batches did to it. */
+export interface QuarantineSummary {
+  readonly held: number;
+  readonly added: number;
+  readonly released: number;
+  readonly closed: number;
+  /** The first held rows, to show and alert on (the processed bucket holds them all). */
+  readonly rows: readonly QuarantinedRowSummary[];
+}
+
+export interface QuarantinedRowSummary {
+  readonly table: string;
+  readonly key: string | null;
+  readonly field: string | null;
+  readonly reason: string;
+  readonly batchId: string;
+  readonly heldSince: string;
+}
+
+/** How many held rows a result lists: enough to act on, small enough for a state machine's payload. */
+export const QUARANTINE_ROWS_LISTED = 20;
 
 /**
  * Transforms every committed ingestion batch not yet transformed, in order, up to `upToBatchId`
@@ -41,14 +69,20 @@ export async function transformPendingBatches(deps: TransformDependencies, upToB
   let previous = await readLatestManifest<ProcessedManifest>(deps.s3, deps.processedBucket);
   const transformed: string[] = [];
   const rows: Partial<Record<WarehouseTableName, number>> = {};
+  const changes = { added: 0, released: 0, closed: 0 };
   if (target) {
     for (let sequence = sequenceOf(nextBatchId(previous?.batchId)); sequence <= sequenceOf(target); sequence += 1) {
       previous = await transformBatch(deps, batchIdOf(sequence), previous);
       transformed.push(previous.batchId);
       for (const [table, output] of Object.entries(previous.tables)) rows[table as WarehouseTableName] = (rows[table as WarehouseTableName] ?? 0) + output.rows;
+      changes.added += previous.quarantine?.added ?? 0;
+      changes.released += previous.quarantine?.released ?? 0;
+      changes.closed += previous.quarantine?.closed ?? 0;
     }
   }
-  return { latestBatchId: previous?.batchId ?? null, transformedBatchIds: transformed, rows };
+  const held = await readHeldRows(deps.s3, deps.processedBucket, previous?.quarantine?.key);
+  const listed = held.slice(0, QUARANTINE_ROWS_LISTED).map(({ table, key, field, reason, batchId, heldSince }) => ({ table, key, field, reason, batchId, heldSince }));
+  return { latestBatchId: previous?.batchId ?? null, transformedBatchIds: transformed, rows, quarantine: { held: held.length, ...changes, rows: listed } };
 }
 
 /**
@@ -77,11 +111,17 @@ export async function transformBatch(deps: TransformDependencies, batchId: strin
   const started = Date.now();
   log('info', 'transform started', { batchId, attemptId });
 
+  const policy = deps.rows ?? DEFAULT_ROW_POLICY;
+  const previouslyHeld = await readHeldRows(deps.s3, deps.processedBucket, previous?.quarantine?.key);
   const manifest = await withDuckDb(deps.duckdb, async (session) => {
-    const sourceRows = await stageIngestedBatch(session, deps.s3, deps.ingestionBucket, ingested);
     const deletions = await stageDeletions(session, deps.s3, deps.ingestionBucket, ingested);
+    const staged = await stageIngestedBatch(session, deps.s3, deps.ingestionBucket, ingested, policy, previouslyHeld);
+    const sourceRows = staged.rows;
     await openSourceState(session, deps.s3, deps.processedBucket, previous?.state, batchId);
-    await assertReferencesResolve(session, batchId);
+    const quarantine = await holdDanglingReferences(session, staged, batchId, policy);
+    for (const row of quarantine.added) log('warn', 'row quarantined', { batchId, table: row.table, key: row.key, field: row.field, reason: row.reason, line: row.line });
+    for (const row of quarantine.released) log('info', 'row released from quarantine', { batchId, table: row.table, key: row.key, heldSince: row.heldSince });
+    for (const row of quarantine.closed) log('info', 'quarantined row closed', { batchId, table: row.table, key: row.key, because: row.because });
     for (const code of await createCurrencyNameLookup(session)) {
       log('warn', 'unknown currency code: its name is the code', { batchId, table: 'dim_currency', currencyCode: code });
     }
@@ -111,6 +151,12 @@ export async function transformBatch(deps: TransformDependencies, batchId: strin
       log('info', 'deletions transformed', { batchId, table: 'source_row_deletions', rows: deletions });
     }
     const sources = await saveSourceState(session, deps.s3, deps.processedBucket, previous?.state, batchId, attemptId);
+    let heldKey: string | undefined;
+    if (quarantine.held.length > 0) {
+      heldKey = quarantineKey(batchId, attemptId);
+      await writeHeldRows(deps.s3, deps.processedBucket, heldKey, quarantine.held);
+    }
+    const held = { held: quarantine.held.length, added: quarantine.added.length, released: quarantine.released.length, closed: quarantine.closed.length };
     const result: ProcessedManifest = {
       formatVersion: 1,
       batchId,
@@ -120,6 +166,7 @@ export async function transformBatch(deps: TransformDependencies, batchId: strin
       transformedAt: (deps.now?.() ?? new Date()).toISOString(),
       tables,
       ...(deleted ? { deletions: deleted } : {}),
+      ...(held.held + held.added + held.released + held.closed > 0 ? { quarantine: { ...(heldKey ? { key: heldKey } : {}), ...held } } : {}),
       state: { sources, calendar: calendar.range },
     };
     log('info', 'batch staged', { batchId, sourceRows });
@@ -129,4 +176,37 @@ export async function transformBatch(deps: TransformDependencies, batchId: strin
   await commitManifest(deps.s3, deps.processedBucket, manifest);
   log('info', 'batch committed', { batchId, durationMs: Date.now() - started });
   return manifest;
+}
+
+/**
+ * The references check, after staging: a row whose reference dangles is held (strict: the batch
+ * fails, unless the row is a held one being retried, which simply stays held). Returns what the
+ * batch did to the quarantine.
+ */
+async function holdDanglingReferences(session: DuckDbSession, staged: StagedBatch, batchId: string, policy: RowPolicy): Promise<QuarantineChanges> {
+  const dangling = await takeOutDanglingReferences(session);
+  const retried = new Map(staged.retried.map((row) => [`${row.table}/${row.key}`, row]));
+  const fromBatch = dangling.filter((row) => !retried.has(`${row.table}/${row.key}`));
+  if (policy.strict && fromBatch.length > 0) {
+    const first = fromBatch[0]!;
+    throw new BadInputError(`Bad input in table ${first.table}, batch ${batchId}: row ${TOTESYS_TABLES[first.table].primaryKey}=${first.key} ${first.reason}`);
+  }
+  const stillHeld = [...staged.stillHeld];
+  for (const row of dangling) {
+    const again = retried.get(`${row.table}/${row.key}`);
+    if (!again) continue;
+    retried.delete(`${row.table}/${row.key}`);
+    stillHeld.push({ ...again, field: row.field, reason: row.reason });
+  }
+  const added: HeldRow[] = [...staged.added];
+  for (const table of new Set(fromBatch.map((row) => row.table))) {
+    const source = staged.files[table]!;
+    const rows = fromBatch.filter((row) => row.table === table);
+    const lines = await linesWithKeys(source.file, TOTESYS_TABLES[table].primaryKey, new Set(rows.map((row) => row.key)));
+    for (const row of rows) {
+      const line = lines.get(row.key)!;
+      added.push({ ...row, batchId, object: source.object, line: line.line, text: line.text, heldSince: batchId, lastTried: batchId });
+    }
+  }
+  return { held: [...stillHeld, ...added], added, released: [...retried.values()], closed: staged.closed };
 }

@@ -1,7 +1,8 @@
 /**
  * What Transform does with bad input, and with its temp space, on real DuckDB and the local S3 server.
  *
- * The policy these tests pin:
+ * The strict policy these tests pin (PIPELINE_STRICT_ROWS=true; by default a bad row is held in
+ * quarantine instead: tests/integration/quarantine.test.ts):
  *  - A bad ingestion batch FAILS AS A WHOLE with a `BadInputError` (name 'BadInputError', so the
  *    state machine does not retry it). For a bad value or line, its message names the table, the
  *    object (s3://bucket/key), the 1-based line and the field. For a reference to a key that no
@@ -37,9 +38,12 @@ import { BadInputError } from '../../functions/shared/errors';
 import { ingestionObjectKey, type IngestedTable, type IngestionManifest } from '../../functions/shared/ingestion-manifest';
 import type { ProcessedManifest } from '../../functions/shared/processed-manifest';
 import { TOTESYS_TABLE_NAMES, type TotesysTableName } from '../../functions/shared/totesys-tables';
+import { DEFAULT_ROW_POLICY } from '../../functions/transform/quarantine';
 import { transformPendingBatches, type TransformDependencies } from '../../functions/transform/transform-batches';
 import { freshBucket, listKeys, useLocalS3 } from '../support/local-s3';
 import { readParquetRows } from '../support/parquet';
+
+const NOTHING_HELD = { held: 0, added: 0, released: 0, closed: 0, rows: [] };
 
 const SAMPLE_DIR = path.join(__dirname, '../fixtures/totesys-sample');
 const BATCH_1 = '0000000001';
@@ -172,6 +176,7 @@ describe('transform of bad input', () => {
     ingestionBucket: ingestion,
     processedBucket: processed,
     duckdb: { memoryLimitMb: 256, threads: 1, workRoot },
+    rows: { ...DEFAULT_ROW_POLICY, strict: true },
     ...overrides,
   });
   const object = (key: string) => `s3://${ingestion}/${key}`;
@@ -363,7 +368,7 @@ describe('transform of bad input', () => {
     await expectCommitted([MANIFEST_1], BATCH_1);
 
     // Up to batch 1 there is nothing left to do; the bad batch 2 is not touched.
-    expect(await transformPendingBatches(deps(), BATCH_1)).toEqual({ latestBatchId: BATCH_1, transformedBatchIds: [], rows: {} });
+    expect(await transformPendingBatches(deps(), BATCH_1)).toEqual({ latestBatchId: BATCH_1, transformedBatchIds: [], rows: {}, quarantine: NOTHING_HELD });
     // Every further run stops at batch 2 the same way, and batch 1 is never redone.
     const again = await failureOf(transformPendingBatches(deps()));
     expect(again.message).toBe(error.message);
@@ -373,7 +378,7 @@ describe('transform of bad input', () => {
     await writeIngestionBatch(s3, fixed, BATCH_1, base);
     await writeIngestionBatch(s3, fixed, BATCH_2, { sales_order: [update(1, 100), update(2, 200)] });
     const result = await transformPendingBatches(deps({ ingestionBucket: fixed }));
-    expect(result).toEqual({ latestBatchId: BATCH_2, transformedBatchIds: [BATCH_2], rows: { fact_sales_order: 2 } });
+    expect(result).toEqual({ latestBatchId: BATCH_2, transformedBatchIds: [BATCH_2], rows: { fact_sales_order: 2 }, quarantine: NOTHING_HELD });
     await expectCommitted([MANIFEST_2, MANIFEST_1], BATCH_2);
     const manifest = (await readLatestManifest<ProcessedManifest>(s3, processed))!;
     const sales = await readParquetRows(s3, processed, manifest.tables.fact_sales_order!.key, 'sales_order_id');

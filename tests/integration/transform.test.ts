@@ -13,6 +13,8 @@ import { useTestDatabase } from '../support/database';
 import { freshBucket, listKeys, useLocalS3 } from '../support/local-s3';
 import { readParquetRows, readParquetTypes } from '../support/parquet';
 
+const NOTHING_HELD = { held: 0, added: 0, released: 0, closed: 0, rows: [] };
+
 const SAMPLE_DIR = path.join(__dirname, '../fixtures/totesys-sample');
 
 describe('transform', () => {
@@ -273,7 +275,7 @@ describe('transform', () => {
     const first = await runBatch();
     const keysBefore = await listKeys(s3, deps.processedBucket);
     const again = await transformPendingBatches(deps, first.batchId);
-    expect(again).toEqual({ latestBatchId: first.batchId, transformedBatchIds: [], rows: {} });
+    expect(again).toEqual({ latestBatchId: first.batchId, transformedBatchIds: [], rows: {}, quarantine: NOTHING_HELD });
     expect(await transformBatch(deps, first.batchId, undefined)).toEqual(first);
     expect(await listKeys(s3, deps.processedBucket)).toEqual(keysBefore);
   });
