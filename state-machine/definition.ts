@@ -7,7 +7,7 @@ import { RETRYABLE_ERROR_NAMES } from '../functions/shared/errors';
  *   RouteByVerify ─({"verify": true})→ Verify → CheckVerification ─(mismatchedRows > 0)→ WarehouseDiffers
  *        │                                          └→ WarehouseMatches
  *        └→ CheckForRunningExecutions → SkipIfAnotherRunIsInProgress ─(yes)→ SkipRun
- *             └→ RouteByResumeFrom → Extract → Transform → Load
+ *             └→ RouteByResumeFrom → Extract → Transform → Load → CheckQuarantine ─(rows held)→ NotifyQuarantine (SNS) → Done
  *                  (resumeFrom: "transform" | "load" jumps straight to that step)
  *   each Task: Retry on transient errors → Catch → <Step>Failed → NotifyFailure (SNS) → PipelineFailed
  *
@@ -55,6 +55,9 @@ export const TRANSIENT_ERRORS: readonly string[] = [
 
 /** The state names an operator sees in the console, per step. */
 export const STEP_STATE: Readonly<Record<PipelineStep, string>> = { extract: 'Extract', transform: 'Transform', load: 'Load' };
+
+/** The Task state that sends the alert of a run that succeeded with rows in quarantine. */
+export const NOTIFY_QUARANTINE_STATE = 'NotifyQuarantine';
 
 /** The Task state that runs the verify function, and what its input and failure are called. */
 export const VERIFY_STATE = 'Verify';
@@ -214,7 +217,12 @@ export function buildPipelineDefinition(parameters: PipelineDefinitionParameters
         'transform',
         parameters.transformFunctionArn,
         { 'executionId.$': '$$.Execution.Id', 'latestBatchId.$': '$.extract.latestBatchId' },
-        { 'latestBatchId.$': '$.Payload.latestBatchId', 'transformedBatchIds.$': '$.Payload.transformedBatchIds', 'rows.$': '$.Payload.rows' },
+        {
+          'latestBatchId.$': '$.Payload.latestBatchId',
+          'transformedBatchIds.$': '$.Payload.transformedBatchIds',
+          'rows.$': '$.Payload.rows',
+          'quarantine.$': '$.Payload.quarantine',
+        },
         'Load',
       ),
       Load: step(
@@ -222,8 +230,34 @@ export function buildPipelineDefinition(parameters: PipelineDefinitionParameters
         parameters.loadFunctionArn,
         { 'executionId.$': '$$.Execution.Id', 'latestBatchId.$': '$.transform.latestBatchId' },
         { 'latestBatchId.$': '$.Payload.latestBatchId', 'loadedBatchIds.$': '$.Payload.loadedBatchIds', 'rows.$': '$.Payload.rows' },
-        'Done',
+        'CheckQuarantine',
       ),
+      CheckQuarantine: {
+        Type: 'Choice',
+        Comment: 'Rows held in quarantine do not fail the run: it succeeds, and one alert lists them. (A run resumed at Load has no Transform result: no alert.)',
+        Choices: [
+          {
+            And: [{ Variable: '$.transform.quarantine.held', IsPresent: true }, { Variable: '$.transform.quarantine.held', NumericGreaterThan: 0 }],
+            Next: NOTIFY_QUARANTINE_STATE,
+          },
+        ],
+        Default: 'Done',
+      },
+      [NOTIFY_QUARANTINE_STATE]: {
+        Type: 'Task',
+        Comment: 'One alert per run while rows are held: how many, the first of them, and how to list them all.',
+        Resource: 'arn:aws:states:::sns:publish',
+        Parameters: {
+          TopicArn: parameters.alertTopicArn,
+          'Subject.$': "States.Format('ToteSys pipeline succeeded with {} rows in quarantine', $.transform.quarantine.held)",
+          'Message.$': '$.transform.quarantine.message',
+        },
+        ResultPath: null,
+        Retry: [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 2, BackoffRate: 2, MaxAttempts: 3, JitterStrategy: 'FULL' }],
+        // The data is loaded: an alert that cannot be sent does not fail the run (the QuarantinedRows alarm still fires).
+        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: null, Next: 'Done' }],
+        Next: 'Done',
+      },
       Done: { Type: 'Succeed' },
       GuardFailed: failed('CheckForRunningExecutions', {}),
       VerifyFailed: failed(VERIFY_STATE, { ...VERIFY_INPUT }),

@@ -72,6 +72,6 @@ export async function recordLake(tx: TransactionSql, manifest: ProcessedManifest
  */
 export async function emptyWarehouse(sql: Sql): Promise<void> {
   await sql.begin(async (tx) => {
-    await tx.unsafe(`TRUNCATE ${[...WAREHOUSE_TABLE_NAMES, 'source_row_deletions', 'pipeline.load_ledger', 'pipeline.lakes'].join(', ')} RESTART IDENTITY`);
+    await tx.unsafe(`TRUNCATE ${[...WAREHOUSE_TABLE_NAMES, 'source_row_deletions', 'pipeline.load_ledger', 'pipeline.lakes', 'pipeline.quarantined_rows'].join(', ')} RESTART IDENTITY`);
   });
 }

@@ -4,6 +4,7 @@ import { batchIdOf, findManifest, manifestKey, nextBatchId, previousBatchIdOf, r
 import { withDuckDb, type DuckDbSettings } from '../shared/duckdb-session';
 import { PipelineStateError } from '../shared/errors';
 import type { ProcessedManifest } from '../shared/processed-manifest';
+import { readHeldRows, type HeldRow } from '../shared/quarantine';
 import { FACT_NAMES, WAREHOUSE_TABLE_NAMES, WAREHOUSE_TABLES, type WarehouseTableName } from '../shared/warehouse-tables';
 import { applyDeletions } from './apply-deletions';
 import { applyStagedTable, BULK_ROWS, isEmpty, loadIntoEmptyTable } from './apply-table';
@@ -115,6 +116,10 @@ export async function loadBatch(deps: LoadDependencies, batchId: string): Promis
         log('deletions recorded', { batchId, table: 'source_row_deletions', rows: deleted, staged: manifest.deletions.rows });
         written.source_row_deletions = deleted;
       }
+      if (manifest.quarantine) {
+        const held = await recordQuarantine(tx, await readHeldRows(deps.s3, deps.processedBucket, manifest.quarantine.key));
+        log('quarantine recorded', { batchId, held, added: manifest.quarantine.added, released: manifest.quarantine.released, closed: manifest.quarantine.closed });
+      }
       const newestChange = await newestLoadedChange(tx, batchRows);
       await recordLake(tx, manifest, deps.processedBucket);
       await tx`INSERT INTO pipeline.load_ledger (batch_id, processed_manifest_key, rows, newest_change, lake_id)
@@ -125,6 +130,27 @@ export async function loadBatch(deps: LoadDependencies, batchId: string): Promis
       return written;
     }),
   );
+}
+
+/** Replaces the held rows with the batch's: the quarantine as of the batch, beside its data. */
+async function recordQuarantine(tx: TransactionSql, held: readonly HeldRow[]): Promise<number> {
+  await tx`DELETE FROM pipeline.quarantined_rows`;
+  for (let i = 0; i < held.length; i += 500) {
+    const rows = held.slice(i, i + 500).map((row) => ({
+      source_table: row.table,
+      source_key: row.key,
+      field: row.field,
+      reason: row.reason,
+      batch_id: row.batchId,
+      object: row.object,
+      line: row.line,
+      original_line: row.text,
+      held_since: row.heldSince,
+      last_tried: row.lastTried,
+    }));
+    await tx`INSERT INTO pipeline.quarantined_rows ${tx(rows)}`;
+  }
+  return held.length;
 }
 
 /** The newest last_updated among the batch's fact versions, for the warehouse's freshness. */

@@ -2,7 +2,7 @@ import type { BatchManifest } from './batch-manifests';
 import type { LakeReference } from './ingestion-manifest';
 import type { TotesysTableName } from './totesys-tables';
 import type { WarehouseTableName } from './warehouse-tables';
-import type { QuarantineRecord } from '../transform/quarantine';
+import type { QuarantineRecord } from './quarantine';
 
 /**
  * The processed bucket: a manifest per batch (see batch-manifests.ts; batch n here is the

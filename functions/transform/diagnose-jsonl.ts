@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { TEXT_DATE_COLUMNS, TOTESYS_ENUM_LABELS, type SourceTable } from '../shared/totesys-tables';
-import { keyOfLine } from './quarantine';
+import { keyOfLine } from '../shared/quarantine';
 import { isDayColumn, isRequired, type DateBounds } from './source-columns';
 
 /** The first bad line of a JSONL object: its 1-based line number, the field, and what is wrong. */

@@ -11,7 +11,7 @@ import { TOTESYS_TABLES, TOTESYS_TABLE_NAMES, type SourceTable, type TotesysTabl
 import { findFirstBadLine, lineProblem } from './diagnose-jsonl';
 import type { DuckDbSession } from '../shared/duckdb-session';
 import { downloadObject } from '../shared/s3-files';
-import { forEachLine, keyOfLine, type ClosedBecause, type HeldRow, type RowPolicy } from './quarantine';
+import { forEachLine, keyOfLine, type ClosedBecause, type HeldRow, type RowPolicy } from '../shared/quarantine';
 import { duckDbType, rawJsonColumns, rowRules, typedColumns } from './source-columns';
 
 /** What staging a batch set aside, retried and closed; the references check comes after it. */

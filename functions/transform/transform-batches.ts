@@ -11,7 +11,7 @@ import { runModel, writeModelOutput } from './run-models';
 import { uploadFile } from '../shared/s3-files';
 import { BadInputError } from '../shared/errors';
 import { TOTESYS_TABLES } from '../shared/totesys-tables';
-import { DEFAULT_ROW_POLICY, quarantineKey, readHeldRows, writeHeldRows, type HeldRow, type QuarantineChanges, type RowPolicy } from './quarantine';
+import { DEFAULT_ROW_POLICY, describeHeldRow, quarantineKey, readHeldRows, writeHeldRows, type HeldRow, type QuarantineChanges, type RowPolicy } from '../shared/quarantine';
 import { openSourceState, saveSourceState, takeOutDanglingReferences } from './source-state';
 import { linesWithKeys, stageIngestedBatch, type StagedBatch } from './stage-batch';
 import { stageDeletions } from './stage-deletions';
@@ -45,6 +45,8 @@ export interface QuarantineSummary {
   readonly closed: number;
   /** The first held rows, to show and alert on (the processed bucket holds them all). */
   readonly rows: readonly QuarantinedRowSummary[];
+  /** The alert's text when rows are held (empty otherwise): what is held, why, and what happens next. */
+  readonly message: string;
 }
 
 export interface QuarantinedRowSummary {
@@ -82,7 +84,20 @@ export async function transformPendingBatches(deps: TransformDependencies, upToB
   }
   const held = await readHeldRows(deps.s3, deps.processedBucket, previous?.quarantine?.key);
   const listed = held.slice(0, QUARANTINE_ROWS_LISTED).map(({ table, key, field, reason, batchId, heldSince }) => ({ table, key, field, reason, batchId, heldSince }));
-  return { latestBatchId: previous?.batchId ?? null, transformedBatchIds: transformed, rows, quarantine: { held: held.length, ...changes, rows: listed } };
+  const quarantine = { held: held.length, ...changes, rows: listed, message: quarantineMessage(held, changes, deps.processedBucket) };
+  return { latestBatchId: previous?.batchId ?? null, transformedBatchIds: transformed, rows, quarantine };
+}
+
+/** The alert of a run with rows held: one line a row (the first few), and what to do. */
+export function quarantineMessage(held: readonly HeldRow[], changes: { added: number; released: number; closed: number }, processedBucket: string): string {
+  if (held.length === 0) return '';
+  const more = held.length - QUARANTINE_ROWS_LISTED;
+  return [
+    `${held.length} ToteSys row(s) are held in quarantine; everything else was loaded. This run: ${changes.added} held, ${changes.released} released, ${changes.closed} closed.`,
+    ...held.slice(0, QUARANTINE_ROWS_LISTED).map((row) => `- ${describeHeldRow(row)}`),
+    ...(more > 0 ? [`… and ${more} more.`] : []),
+    `Every batch retries them: a row fixed in ToteSys, or whose referenced row arrives, flows in by itself. List them all with npm run quarantine (PROCESSED_BUCKET=${processedBucket} in AWS); the policy is in docs/quarantine.md.`,
+  ].join('\n');
 }
 
 /**

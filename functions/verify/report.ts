@@ -27,12 +27,15 @@ export interface TableVerification {
   readonly changedSince: number;
   /** Dimension rows whose source row was deleted and whose deletion the warehouse records: kept on purpose. */
   readonly deletedKept: number;
+  /** Keys left out because their ToteSys row (or one they are built from) is held in quarantine (pipeline.quarantined_rows). */
+  readonly quarantined: number;
   /** The first few keys of each kind, ascending; a different row with the columns that differ. */
   readonly examples: {
     readonly missing: readonly RowKey[];
     readonly extra: readonly RowKey[];
     readonly different: readonly DifferentRow[];
     readonly changedSince: readonly RowKey[];
+    readonly quarantined: readonly RowKey[];
   };
 }
 
@@ -109,6 +112,11 @@ export function formatReport(result: VerificationResult): string {
   if (changed.length > 0) {
     lines.push('', `Changed in ToteSys since batch ${result.batchId} (not compared; the next run carries them):`);
     for (const t of changed) lines.push(`  ${t.table}: ${t.key} ${keys(t.examples.changedSince, t.changedSince)}`);
+  }
+  const held = result.tables.filter((t) => t.quarantined > 0);
+  if (held.length > 0) {
+    lines.push('', 'Held in quarantine (not compared; the warehouse keeps their last good version until they heal; npm run quarantine says why):');
+    for (const t of held) lines.push(`  ${t.table}: ${t.key} ${keys(t.examples.quarantined, t.quarantined)}`);
   }
   const kept = result.tables.filter((t) => t.deletedKept > 0);
   if (kept.length > 0) {

@@ -33,7 +33,7 @@ import {
   type ExpectedTable,
 } from './expected-rows';
 import { EXAMPLES, mismatchesOf, type DifferentRow, type TableVerification, type VerificationResult } from './report';
-import { readLastLoadedBatch, readRecordedDeletions, readWarehouseObjects, type LoadedBatch, type WarehouseObjects } from './warehouse-state';
+import { readLastLoadedBatch, readQuarantinedKeys, readRecordedDeletions, readWarehouseObjects, type LoadedBatch, type WarehouseObjects } from './warehouse-state';
 
 export interface VerifyDependencies {
   /** ToteSys, read-only use. */
@@ -108,6 +108,8 @@ interface BatchToVerify {
   readonly objects: WarehouseObjects;
   /** Keys whose deletion the warehouse records, per dimension source table. */
   readonly recordedDeletions: ReadonlyMap<TotesysTableName, readonly number[]>;
+  /** Keys held in quarantine as of the batch, per ToteSys table. */
+  readonly quarantined: ReadonlyMap<TotesysTableName, readonly number[]>;
 }
 
 async function readBatchToVerify(deps: VerifyDependencies, warehouse: TransactionSql): Promise<BatchToVerify> {
@@ -128,7 +130,8 @@ async function readBatchToVerify(deps: VerifyDependencies, warehouse: Transactio
   const objects = await readWarehouseObjects(warehouse);
   const dimensionSources = COMPARED_TABLE_NAMES.filter((t) => WAREHOUSE_TABLES[t].kind === 'dimension').map((t) => EXPECTED_TABLES[t].sourceTable);
   const recordedDeletions = objects.hasDeletions ? await readRecordedDeletions(warehouse, dimensionSources) : new Map<TotesysTableName, number[]>();
-  return { loaded, manifest, keySets, lakeIdentity, objects, recordedDeletions };
+  const quarantined = objects.hasQuarantine ? await readQuarantinedKeys(warehouse) : new Map<TotesysTableName, number[]>();
+  return { loaded, manifest, keySets, lakeIdentity, objects, recordedDeletions, quarantined };
 }
 
 /** Reads what changed in ToteSys since the batch, and makes each table's comparison of the rest. */
@@ -147,7 +150,7 @@ async function planComparisons(totesys: TransactionSql, batch: BatchToVerify, bu
   const plans: TablePlan[] = [];
   for (const table of COMPARED_TABLE_NAMES) {
     const expected = EXPECTED_TABLES[table];
-    const left = await keysLeftOut(totesys, expected, changes, batch.recordedDeletions.get(expected.sourceTable) ?? []);
+    const left = await keysLeftOut(totesys, expected, changes, batch.recordedDeletions.get(expected.sourceTable) ?? [], batch.quarantined);
     plans.push({ expected, ...left, source: totesysRows(expected, currencyNames), warehouse: warehouseRows(expected, batch.objects.hasCurrentViews) });
   }
   return plans;
@@ -161,7 +164,9 @@ interface TablePlan {
   readonly changedSince: readonly number[];
   /** Recorded as deleted and absent from ToteSys: the dimension keeps the row on purpose. */
   readonly deletedKept: readonly number[];
-  /** Both of the above, ascending: left out on both sides. */
+  /** Held in quarantine, or built from a held row: the warehouse keeps the last good version. */
+  readonly quarantined: readonly number[];
+  /** All of the above, ascending: left out on both sides. */
   readonly excluded: readonly number[];
 }
 
@@ -171,17 +176,26 @@ async function keysLeftOut(
   expected: ExpectedTable,
   changes: ChangesSince,
   recordedDeletions: readonly number[],
-): Promise<Pick<TablePlan, 'changedSince' | 'deletedKept' | 'excluded'>> {
+  quarantined: ReadonlyMap<TotesysTableName, readonly number[]>,
+): Promise<Pick<TablePlan, 'changedSince' | 'deletedKept' | 'quarantined' | 'excluded'>> {
   const changedOrDeleted = (table: TotesysTableName) => [...(changes.changed.get(table) ?? []), ...(changes.deleted.get(table) ?? [])];
-  const changedSince = new Set(changedOrDeleted(expected.sourceTable));
-  for (const dependency of expected.builtAlsoFrom ?? []) {
-    const keys = changedOrDeleted(dependency.sourceTable);
-    if (keys.length === 0) continue;
-    for (const row of await totesys.unsafe<{ key: number }[]>(dependency.keysSql, [keys])) changedSince.add(row.key);
-  }
-  const kept = (await keysAbsentNow(totesys, expected.sourceTable, recordedDeletions)).filter((key) => !changedSince.has(key));
+  const changedSince = await keysBuiltFrom(totesys, expected, changedOrDeleted);
+  const held = await keysBuiltFrom(totesys, expected, (table) => quarantined.get(table) ?? []);
+  for (const key of changedSince) held.delete(key);
+  const kept = (await keysAbsentNow(totesys, expected.sourceTable, recordedDeletions)).filter((key) => !changedSince.has(key) && !held.has(key));
   const ascending = (keys: Iterable<number>) => [...keys].sort((a, b) => a - b);
-  return { changedSince: ascending(changedSince), deletedKept: kept, excluded: ascending(new Set([...changedSince, ...kept])) };
+  return { changedSince: ascending(changedSince), deletedKept: kept, quarantined: ascending(held), excluded: ascending(new Set([...changedSince, ...held, ...kept])) };
+}
+
+/** The table's keys whose row is one of `keysOf(source)`, or is built from one of `keysOf(dependency)`. */
+async function keysBuiltFrom(totesys: TransactionSql, expected: ExpectedTable, keysOf: (table: TotesysTableName) => readonly number[]): Promise<Set<number>> {
+  const found = new Set(keysOf(expected.sourceTable));
+  for (const dependency of expected.builtAlsoFrom ?? []) {
+    const keys = keysOf(dependency.sourceTable);
+    if (keys.length === 0) continue;
+    for (const row of await totesys.unsafe<{ key: number }[]>(dependency.keysSql, [keys as number[]])) found.add(row.key);
+  }
+  return found;
 }
 
 /** ToteSys rows after the warehouse rules, every value cast to its warehouse column's type. */
@@ -230,11 +244,13 @@ async function compareTable(
     different: differences.different.length,
     changedSince: plan.changedSince.length,
     deletedKept: plan.deletedKept.length,
+    quarantined: plan.quarantined.length,
     examples: {
       missing: differences.missing.slice(0, EXAMPLES),
       extra: differences.extra.slice(0, EXAMPLES),
       different,
       changedSince: plan.changedSince.slice(0, EXAMPLES),
+      quarantined: plan.quarantined.slice(0, EXAMPLES),
     },
   };
 }
@@ -257,11 +273,13 @@ async function verifyCalendar(warehouse: TransactionSql): Promise<TableVerificat
     different: differences.different.length,
     changedSince: 0,
     deletedKept: 0,
+    quarantined: 0,
     examples: {
       missing: differences.missing.slice(0, EXAMPLES),
       extra: differences.extra.slice(0, EXAMPLES),
       different: differences.different.slice(0, EXAMPLES).map((key) => ({ key, columns: differentColumns(CALENDAR_COLUMNS, expected.get(key)!, actual.get(key)!) })),
       changedSince: [],
+      quarantined: [],
     },
   };
 }

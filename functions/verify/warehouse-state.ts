@@ -35,14 +35,17 @@ export interface WarehouseObjects {
   readonly hasCurrentViews: boolean;
   /** source_row_deletions exists. */
   readonly hasDeletions: boolean;
+  /** pipeline.quarantined_rows exists (migration 004). */
+  readonly hasQuarantine: boolean;
 }
 
 export async function readWarehouseObjects(sql: Database): Promise<WarehouseObjects> {
-  const [row] = await sql<{ views: boolean; deletions: boolean }[]>`
+  const [row] = await sql<{ views: boolean; deletions: boolean; quarantine: boolean }[]>`
     SELECT to_regclass('current_sales_order') IS NOT NULL AND to_regclass('current_purchase_order') IS NOT NULL
              AND to_regclass('current_payment') IS NOT NULL AS views,
-           to_regclass('source_row_deletions') IS NOT NULL AS deletions`;
-  return { hasCurrentViews: row?.views ?? false, hasDeletions: row?.deletions ?? false };
+           to_regclass('source_row_deletions') IS NOT NULL AS deletions,
+           to_regclass('pipeline.quarantined_rows') IS NOT NULL AS quarantine`;
+  return { hasCurrentViews: row?.views ?? false, hasDeletions: row?.deletions ?? false, hasQuarantine: row?.quarantine ?? false };
 }
 
 /** Every key of the given ToteSys tables whose deletion the warehouse records, by table, ascending. */
@@ -50,6 +53,15 @@ export async function readRecordedDeletions(sql: Database, tables: readonly Tote
   const rows = await sql<{ source_table: TotesysTableName; keys: number[] }[]>`
     SELECT source_table, array_agg(DISTINCT source_key ORDER BY source_key) AS keys
     FROM source_row_deletions WHERE source_table = ANY(${tables as string[]}::text[])
+    GROUP BY source_table`;
+  return new Map(rows.map((row) => [row.source_table, row.keys]));
+}
+
+/** The keys held in quarantine as of the last loaded batch, by ToteSys table (a line without a readable integer key has none). */
+export async function readQuarantinedKeys(sql: Database): Promise<Map<TotesysTableName, number[]>> {
+  const rows = await sql<{ source_table: TotesysTableName; keys: number[] }[]>`
+    SELECT source_table, array_agg(DISTINCT source_key::int ORDER BY source_key::int) AS keys
+    FROM pipeline.quarantined_rows WHERE source_key ~ '^-?[0-9]{1,9}$'
     GROUP BY source_table`;
   return new Map(rows.map((row) => [row.source_table, row.keys]));
 }

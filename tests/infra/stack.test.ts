@@ -196,7 +196,7 @@ describe('the state machine', () => {
     const machine = resourceWhere(synth.tf, 'aws_sfn_state_machine', 'name', prefix);
     const states = Object.entries((JSON.parse(machine.definition as string) as { States: Record<string, Record<string, unknown>> }).States);
     const tasks = states.filter(([, state]) => state.Type === 'Task');
-    expect(tasks.map(([name]) => name).sort()).toEqual(['CheckForRunningExecutions', 'Extract', 'Load', 'NotifyFailure', 'Transform', 'Verify']);
+    expect(tasks.map(([name]) => name).sort()).toEqual(['CheckForRunningExecutions', 'Extract', 'Load', 'NotifyFailure', 'NotifyQuarantine', 'Transform', 'Verify']);
     for (const [name, task] of tasks) {
       expect({ name, retry: (task.Retry as unknown[]).length > 0, catch: (task.Catch as unknown[]).length > 0 }).toEqual({ name, retry: true, catch: true });
     }

@@ -1,4 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,7 +8,7 @@ import { readLatestManifest } from '../../functions/shared/batch-manifests';
 import { BadInputError } from '../../functions/shared/errors';
 import type { ProcessedManifest } from '../../functions/shared/processed-manifest';
 import { loadPendingBatches, type LoadDependencies } from '../../functions/load/load-batches';
-import { DEFAULT_ROW_POLICY, readHeldRows } from '../../functions/transform/quarantine';
+import { DEFAULT_ROW_POLICY, readHeldRows } from '../../functions/shared/quarantine';
 import { transformPendingBatches, type TransformDependencies } from '../../functions/transform/transform-batches';
 import { verifyWarehouse } from '../../functions/verify/verify-warehouse';
 import { useTestDatabase } from '../support/database';
@@ -50,6 +51,17 @@ describe('quarantine: bad rows are held, the rest goes on, and they heal', () =>
     const load = await loadPendingBatches(loadDeps);
     return { extract, transform, load };
   }
+  /** `npm run quarantine` against this test's processed bucket, as an operator runs it against AWS. */
+  // Asynchronously: the S3 server it talks to runs in this process.
+  const listQuarantine = () =>
+    new Promise<{ status: number | null; stdout: string }>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        [require.resolve('tsx/cli'), path.join(__dirname, '../../scripts/quarantine.ts')],
+        { env: { ...process.env, ...lake.env(), PROCESSED_BUCKET: processedBucket }, encoding: 'utf-8' },
+        (error, stdout) => (error && typeof error.code !== 'number' ? reject(error) : resolve({ status: typeof error?.code === 'number' ? error.code : 0, stdout })),
+      );
+    });
   const verify = () => verifyWarehouse({ totesys: totesys.sql, warehouse: warehouse.sql, s3, ingestionBucket });
   const unitsOf = async (salesOrderId: number) =>
     (await warehouse.sql<{ units_sold: number }[]>`SELECT units_sold FROM current_sales_order WHERE sales_order_id = ${salesOrderId}`)[0]?.units_sold;
@@ -78,6 +90,17 @@ describe('quarantine: bad rows are held, the rest goes on, and they heal', () =>
     const [held] = await heldNow();
     expect(held).toMatchObject({ line: 1, object: expect.stringMatching(new RegExp(`^s3://${ingestionBucket}/tables/sales_order/batch-0000000002/`)) });
     expect(JSON.parse(held!.text)).toMatchObject({ sales_order_id: 4, agreed_payment_date: '2022-02-30', units_sold: unitsOf4 + 1 });
+    // The warehouse says what it holds back, and verification counts it apart from mismatches.
+    expect(await warehouse.sql`SELECT source_table, source_key, field, batch_id, line FROM pipeline.quarantined_rows`).toEqual([
+      { source_table: 'sales_order', source_key: '4', field: 'agreed_payment_date', batch_id: '0000000002', line: 1 },
+    ]);
+    const during = await verify();
+    expect(during.mismatchedRows).toBe(0);
+    expect(during.tables.find((t) => t.table === 'fact_sales_order')).toMatchObject({ quarantined: 1, examples: { quarantined: [4] } });
+    const listed = await listQuarantine();
+    expect(listed.status).toBe(1);
+    expect(listed.stdout).toContain('1 row(s) held in quarantine after batch 0000000002:');
+    expect(listed.stdout).toContain('sales_order key 4, field agreed_payment_date: "2022-02-30" is not a date (YYYY-MM-DD) (batch 0000000002');
 
     await totesys.sql`UPDATE sales_order SET units_sold = units_sold + 3, last_updated = now() WHERE sales_order_id = 5`;
     const still = await run();
@@ -89,12 +112,16 @@ describe('quarantine: bad rows are held, the rest goes on, and they heal', () =>
     const healed = await run();
     expect(healed.transform.quarantine).toMatchObject({ held: 0, added: 0, released: 0, closed: 1, rows: [] });
     expect(await unitsOf(4)).toBe(unitsOf4 + 1);
-    expect((await verify()).mismatchedRows).toBe(0);
+    expect(await warehouse.sql`SELECT 1 FROM pipeline.quarantined_rows`).toHaveLength(0);
+    expect(await listQuarantine()).toMatchObject({ status: 0, stdout: expect.stringContaining('Nothing is held in quarantine after batch 0000000004.') });
+    const after = await verify();
+    expect(after.mismatchedRows).toBe(0);
+    expect(after.tables.every((t) => t.quarantined === 0)).toBe(true);
   });
 
   it('holds a date outside the accepted days so that dim_date does not grow, and lets it in once the bounds allow it', async () => {
     await run();
-    const [{ days }] = (await warehouse.sql<{ days: number }[]>`SELECT count(*)::int AS days FROM dim_date`) as [{ days: number }];
+    const days = (await warehouse.sql<{ days: number }[]>`SELECT count(*)::int AS days FROM dim_date`)[0]!.days;
     await totesys.sql`UPDATE sales_order SET agreed_delivery_date = '2150-06-30', last_updated = now() WHERE sales_order_id = 6`;
 
     const bad = await run();
@@ -135,6 +162,9 @@ describe('quarantine: bad rows are held, the rest goes on, and they heal', () =>
     );
     expect(await warehouse.sql`SELECT 1 FROM fact_sales_order WHERE sales_order_id IN (9001, 9002)`).toHaveLength(0);
     expect(await warehouse.sql`SELECT 1 FROM dim_counterparty WHERE counterparty_id = 9002`).toHaveLength(0);
+    const during = await verify();
+    expect(during.mismatchedRows).toBe(0);
+    expect(during.tables.find((t) => t.table === 'fact_sales_order')).toMatchObject({ quarantined: 2 });
 
     await totesys.sql`INSERT INTO staff (staff_id, first_name, last_name, department_id, email_address, created_at, last_updated)
                       SELECT 999, 'Late', 'Arrival', department_id, 'late.arrival@terrifictotes.com', now(), now() FROM staff WHERE staff_id = 1`;

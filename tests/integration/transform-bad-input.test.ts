@@ -38,12 +38,12 @@ import { BadInputError } from '../../functions/shared/errors';
 import { ingestionObjectKey, type IngestedTable, type IngestionManifest } from '../../functions/shared/ingestion-manifest';
 import type { ProcessedManifest } from '../../functions/shared/processed-manifest';
 import { TOTESYS_TABLE_NAMES, type TotesysTableName } from '../../functions/shared/totesys-tables';
-import { DEFAULT_ROW_POLICY } from '../../functions/transform/quarantine';
+import { DEFAULT_ROW_POLICY } from '../../functions/shared/quarantine';
 import { transformPendingBatches, type TransformDependencies } from '../../functions/transform/transform-batches';
 import { freshBucket, listKeys, useLocalS3 } from '../support/local-s3';
 import { readParquetRows } from '../support/parquet';
 
-const NOTHING_HELD = { held: 0, added: 0, released: 0, closed: 0, rows: [] };
+const NOTHING_HELD = { held: 0, added: 0, released: 0, closed: 0, rows: [], message: '' };
 
 const SAMPLE_DIR = path.join(__dirname, '../fixtures/totesys-sample');
 const BATCH_1 = '0000000001';

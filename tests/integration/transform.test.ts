@@ -13,7 +13,7 @@ import { useTestDatabase } from '../support/database';
 import { freshBucket, listKeys, useLocalS3 } from '../support/local-s3';
 import { readParquetRows, readParquetTypes } from '../support/parquet';
 
-const NOTHING_HELD = { held: 0, added: 0, released: 0, closed: 0, rows: [] };
+const NOTHING_HELD = { held: 0, added: 0, released: 0, closed: 0, rows: [], message: '' };
 
 const SAMPLE_DIR = path.join(__dirname, '../fixtures/totesys-sample');
 

@@ -11,7 +11,8 @@ const table = (name: TableVerification['table'], key: string, counts: Partial<Ta
   different: 0,
   changedSince: 0,
   deletedKept: 0,
-  examples: { missing: [], extra: [], different: [], changedSince: [] },
+  quarantined: 0,
+  examples: { missing: [], extra: [], different: [], changedSince: [], quarantined: [] },
   ...counts,
 });
 
@@ -27,15 +28,15 @@ const mismatched: VerificationResult = {
       compared: 30,
       warehouseRows: 30,
       different: 1,
-      examples: { missing: [], extra: [], different: [{ key: 1, columns: [{ column: 'city', expected: 'Leeds', actual: 'Nowhere' }] }], changedSince: [] },
+      examples: { missing: [], extra: [], different: [{ key: 1, columns: [{ column: 'city', expected: 'Leeds', actual: 'Nowhere' }] }], changedSince: [], quarantined: [] },
     }),
-    table('dim_design', 'design_id', { compared: 50, warehouseRows: 49, missing: 1, deletedKept: 2, examples: { missing: [8], extra: [], different: [], changedSince: [] } }),
+    table('dim_design', 'design_id', { compared: 50, warehouseRows: 49, missing: 1, deletedKept: 2, examples: { missing: [8], extra: [], different: [], changedSince: [], quarantined: [] } }),
     table('fact_sales_order', 'sales_order_id', {
       compared: 1300,
       warehouseRows: 1307,
       extra: 7,
       changedSince: 12,
-      examples: { missing: [], extra: [3, 4, 5, 6, 9], different: [], changedSince: [2, 10, 11, 12, 13] },
+      examples: { missing: [], extra: [3, 4, 5, 6, 9], different: [], changedSince: [2, 10, 11, 12, 13], quarantined: [] },
     }),
   ],
 };

@@ -2,8 +2,8 @@ import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/clie
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { gunzipSync, gzipSync, createGunzip } from 'node:zlib';
-import type { TotesysTableName } from '../shared/totesys-tables';
-export { DEFAULT_ROW_POLICY, type RowPolicy } from '../shared/config';
+import type { TotesysTableName } from './totesys-tables';
+export { DEFAULT_ROW_POLICY, type RowPolicy } from './config';
 
 /**
  * The quarantine: source rows that failed a check, set aside so that the rest of their batch goes
