@@ -3,8 +3,8 @@ import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic';
 import { SnsTopicSubscription } from '@cdktf/provider-aws/lib/sns-topic-subscription';
 import { Construct } from 'constructs';
 import { PIPELINE_FUNCTIONS, WAREHOUSE_MISMATCH_ERROR } from '../state-machine/definition';
-import type { InfraConfig } from './config';
-import { VERIFY_METRIC, type PipelineFunctions } from './functions';
+import { schedulePeriodSeconds, type InfraConfig } from './config';
+import { QUARANTINE_METRIC, VERIFY_METRIC, type PipelineFunctions } from './functions';
 
 /** The Duration alarm fires when a step gets this close to its timeout. */
 export const DURATION_ALARM_FRACTION = 0.8;
@@ -81,6 +81,28 @@ export class PipelineAlerting extends Construct {
       comparisonOperator: 'GreaterThanThreshold',
       // The metric has a point only when a verification ran: no point is no news, not a mismatch.
       treatMissingData: 'notBreaching',
+    });
+
+    this.alarm('quarantined-rows', {
+      alarmName: `${prefix}-quarantined-rows`,
+      alarmDescription:
+        `Transform holds ToteSys rows in quarantine (metric ${QUARANTINE_METRIC.namespace}/${QUARANTINE_METRIC.metricName}, the count after each run): ` +
+        'rows that failed a check (a malformed value, a day outside the accepted range, a reference to a row not delivered yet); the warehouse keeps their previous version, if any; everything else was loaded and runs go on. ' +
+        'npm run quarantine lists the rows and why (with PROCESSED_BUCKET set to the processed bucket); docs/quarantine.md is the policy. ' +
+        'Fix them in ToteSys (a row waiting for the one it references needs nothing): every run retries them, and a row flows in by itself once it passes. ' +
+        'This alarm emails again, as OK, when the quarantine is empty.',
+      namespace: QUARANTINE_METRIC.namespace,
+      metricName: QUARANTINE_METRIC.metricName,
+      statistic: 'Maximum',
+      // One point per run: a period as long as the schedule's gap between starts holds one.
+      period: schedulePeriodSeconds(this.config.schedule.expression),
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparisonOperator: 'GreaterThanThreshold',
+      // No point is no run (or a run that ended before Transform): no news, not held rows.
+      treatMissingData: 'notBreaching',
+      // One email when rows start being held, one when the quarantine is empty again.
+      okActions: [this.topic.arn],
     });
 
     for (const step of PIPELINE_FUNCTIONS) {

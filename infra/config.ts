@@ -1,3 +1,5 @@
+import { readRowPolicy, type RowPolicy } from '../functions/shared/config';
+import { ConfigurationError } from '../functions/shared/errors';
 import type { PipelineFunctionName } from '../state-machine/definition';
 
 /**
@@ -25,6 +27,8 @@ export interface InfraConfig {
   readonly stateMachineLogLevel: 'ERROR' | 'ALL';
   /** The "no successful execution" alarm fires after this many hours without one. */
   readonly staleAfterHours: number;
+  /** What Transform does with a bad row (PIPELINE_STRICT_ROWS, PIPELINE_EARLIEST_DATE, PIPELINE_LATEST_DATE of its Lambda). */
+  readonly rows: RowPolicy;
   /** Lets `destroy` remove buckets with objects and secrets at once: for non-production only. */
   readonly forceDestroy: boolean;
   readonly backend: LocalStateBackend | S3StateBackend;
@@ -72,6 +76,39 @@ export const DEFAULT_FUNCTION_SIZING: Readonly<Record<PipelineFunctionName, Func
   verify: { memoryMb: 2048, timeoutSeconds: 900, ephemeralStorageMb: 512 },
 };
 
+/**
+ * The longest time between two starts of a schedule, in seconds: the period of an alarm on a
+ * metric each run publishes once, so that every period holds a run. Exact for `rate(…)` (at most a
+ * week, CloudWatch's limit) and for `cron(…)` minute and hour fields of numbers, ranges, lists and
+ * steps (taken within a day: days left out by the day fields are not counted); a day otherwise.
+ */
+export function schedulePeriodSeconds(expression: string): number {
+  const rate = /^rate\((\d+) (minute|hour|day)s?\)$/.exec(expression);
+  if (rate) return Math.min(Number(rate[1]) * { minute: 60, hour: 3600, day: 86_400 }[rate[2] as 'minute' | 'hour' | 'day'], 7 * 86_400);
+  const cron = /^cron\((\S+) (\S+) /.exec(expression);
+  const minutes = cron && cronField(cron[1]!, 60);
+  const hours = cron && cronField(cron[2]!, 24);
+  if (!minutes || !hours) return 86_400;
+  const starts = hours.flatMap((hour) => minutes.map((minute) => hour * 60 + minute)).sort((a, b) => a - b);
+  const gaps = starts.map((start, i) => (i + 1 < starts.length ? starts[i + 1]! : starts[0]! + 1440) - start);
+  return Math.max(...gaps) * 60;
+}
+
+/** The values (0 … size-1) of a cron minute or hour field; undefined for what it does not read. */
+function cronField(field: string, size: number): number[] | undefined {
+  const values = new Set<number>();
+  for (const part of field.split(',')) {
+    const match = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
+    if (!match) return undefined;
+    const from = match[2] === undefined ? 0 : Number(match[2]);
+    const to = match[3] !== undefined ? Number(match[3]) : match[2] === undefined || match[4] !== undefined ? size - 1 : from;
+    const step = match[4] === undefined ? 1 : Number(match[4]);
+    if (to >= size || from > to || step === 0) return undefined;
+    for (let value = from; value <= to; value += step) values.add(value);
+  }
+  return [...values];
+}
+
 /** Once a day, at 05:00 UTC. */
 export const DEFAULT_VERIFY_SCHEDULE = 'cron(7 5 * * ? *)';
 
@@ -106,6 +143,9 @@ export const SETTINGS = {
   logRetentionDays: setting('PIPELINE_LOG_RETENTION_DAYS', 'logRetentionDays'),
   stateMachineLogLevel: setting('PIPELINE_STATE_MACHINE_LOG_LEVEL', 'stateMachineLogLevel'),
   staleAfterHours: setting('PIPELINE_STALE_AFTER_HOURS', 'staleAfterHours'),
+  strictRows: setting('PIPELINE_STRICT_ROWS', 'strictRows'),
+  earliestDate: setting('PIPELINE_EARLIEST_DATE', 'earliestDate'),
+  latestDate: setting('PIPELINE_LATEST_DATE', 'latestDate'),
   forceDestroy: setting('PIPELINE_FORCE_DESTROY', 'forceDestroy'),
   stateBucket: setting('PIPELINE_STATE_BUCKET', 'stateBucket'),
   stateKey: setting('PIPELINE_STATE_KEY', 'stateKey'),
@@ -177,6 +217,7 @@ export function readInfraConfig(env: Env = process.env, context: Context = () =>
     logRetentionDays: read.integerIn(SETTINGS.logRetentionDays, LOG_RETENTION_DAYS, 30),
     stateMachineLogLevel: read.oneOf(SETTINGS.stateMachineLogLevel, ['ERROR', 'ALL'] as const, 'ERROR'),
     staleAfterHours: read.integer(SETTINGS.staleAfterHours, 1, 24, 3),
+    rows: read.rowPolicy(),
     forceDestroy: read.boolean(SETTINGS.forceDestroy, false),
     backend:
       stateBucket === undefined
@@ -272,6 +313,21 @@ class SettingReader {
     const bad = items.find((item) => !/^[a-z]+-[0-9a-f]+$/.test(item));
     if (bad !== undefined) throw new InfraConfigError(`${describe(s)} must be comma-separated ids such as subnet-0abc or sg-0abc, not "${bad}"`);
     return items;
+  }
+
+  /**
+   * Transform's row policy, read by the very reader its Lambda uses (functions/shared/config.ts),
+   * so a value the function would refuse fails the synth instead of the first run.
+   */
+  rowPolicy(): RowPolicy {
+    const settings = [SETTINGS.strictRows, SETTINGS.earliestDate, SETTINGS.latestDate];
+    try {
+      return readRowPolicy(Object.fromEntries(settings.map((s) => [s.env, this.optional(s)])));
+    } catch (error) {
+      if (!(error instanceof ConfigurationError)) throw error;
+      // The function's message names the variable; the synth's names the context key too.
+      throw new InfraConfigError(settings.reduce((message, s) => message.replaceAll(s.env, describe(s)), error.message));
+    }
   }
 
   sizing(step: PipelineFunctionName): FunctionSizing {

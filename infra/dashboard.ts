@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import { PIPELINE_FUNCTIONS, PIPELINE_STEPS, type PipelineStep } from '../state-machine/definition';
 import type { PipelineAlerting } from './alerting';
 import type { InfraConfig } from './config';
-import { VERIFY_METRIC, type PipelineFunctions } from './functions';
+import { QUARANTINE_METRIC, VERIFY_METRIC, type PipelineFunctions } from './functions';
 
 /**
  * Metrics read from the steps' structured logs (one JSON object a line, Powertools logger): each
@@ -28,7 +28,7 @@ export interface PipelineDashboardProps {
   readonly alerting: PipelineAlerting;
 }
 
-/** The log metric filters, and one CloudWatch dashboard: runs, steps, rows per table, freshness, verification, alarms. */
+/** The log metric filters, and one CloudWatch dashboard: runs, steps, rows per table, freshness, verification, quarantine, alarms. */
 export class PipelineDashboard extends Construct {
   /** `<namePrefix>/<environment>`: the custom metrics' namespace. */
   readonly namespace: string;
@@ -117,9 +117,17 @@ export class PipelineDashboard extends Construct {
       graph(
         0,
         26,
-        24,
+        12,
         'Verification: warehouse rows that differ from ToteSys',
         [[VERIFY_METRIC.namespace, VERIFY_METRIC.metricName, { stat: 'Maximum', label: 'mismatched rows' }]],
+        { annotations: { horizontal: [{ label: 'alarm above 0', value: 0, color: '#d62728' }] }, yAxis: { left: { min: 0 } } },
+      ),
+      graph(
+        12,
+        26,
+        12,
+        'Rows in quarantine',
+        [[QUARANTINE_METRIC.namespace, QUARANTINE_METRIC.metricName, { stat: 'Maximum', label: 'held rows' }]],
         { annotations: { horizontal: [{ label: 'alarm above 0', value: 0, color: '#d62728' }] }, yAxis: { left: { min: 0 } } },
       ),
     ];

@@ -1,3 +1,4 @@
+import { QUARANTINE_METRIC } from '../functions/transform/metric';
 import { VERIFY_METRIC } from '../functions/verify/metric';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
@@ -20,6 +21,13 @@ export const POWERTOOLS_SERVICE_NAME = 'totesys-pipeline';
  * only; the mismatch alarm and the dashboard read it.
  */
 export { VERIFY_METRIC };
+
+/**
+ * The metric the transform function publishes after each run, in the embedded metric format
+ * through its log (no PutMetricData, so no permission): the rows held in quarantine. The
+ * quarantined-rows alarm and the dashboard read it.
+ */
+export { QUARANTINE_METRIC };
 
 export interface PipelineFunctionsProps {
   readonly config: InfraConfig;
@@ -55,7 +63,15 @@ export class PipelineFunctions extends Construct {
 
     const environment: Record<PipelineFunctionName, Record<string, string>> = {
       extract: { INGESTION_BUCKET: ingestion.bucket, TOTESYS_SECRET_ID: props.secrets.totesys.arn },
-      transform: { INGESTION_BUCKET: ingestion.bucket, PROCESSED_BUCKET: processed.bucket, TRANSFORM_MEMORY_LIMIT_MB: duckDbMemoryMb('transform') },
+      transform: {
+        INGESTION_BUCKET: ingestion.bucket,
+        PROCESSED_BUCKET: processed.bucket,
+        TRANSFORM_MEMORY_LIMIT_MB: duckDbMemoryMb('transform'),
+        // What a bad row does (functions/shared/config.ts readRowPolicy), validated at synth.
+        PIPELINE_STRICT_ROWS: String(config.rows.strict),
+        PIPELINE_EARLIEST_DATE: config.rows.earliestDate,
+        PIPELINE_LATEST_DATE: config.rows.latestDate,
+      },
       load: { PROCESSED_BUCKET: processed.bucket, WAREHOUSE_SECRET_ID: props.secrets.warehouse.arn, LOAD_MEMORY_LIMIT_MB: duckDbMemoryMb('load') },
       verify: { INGESTION_BUCKET: ingestion.bucket, TOTESYS_SECRET_ID: props.secrets.totesys.arn, WAREHOUSE_SECRET_ID: props.secrets.warehouse.arn },
     };
@@ -71,10 +87,15 @@ export class PipelineFunctions extends Construct {
       ],
       transform: [
         ...bucketAccess('Ingestion', ingestion.arn, { read: ['manifests/', 'tables/', 'deletions/'], write: [] }),
-        ...bucketAccess('Processed', processed.arn, { read: ['manifests/', 'state/'], write: ['manifests/', 'tables/', 'state/', 'deletions/'] }),
+        // quarantine/: the held rows, read back and retried by every batch (functions/shared/quarantine.ts).
+        ...bucketAccess('Processed', processed.arn, {
+          read: ['manifests/', 'state/', 'quarantine/'],
+          write: ['manifests/', 'tables/', 'state/', 'deletions/', 'quarantine/'],
+        }),
       ],
       load: [
-        ...bucketAccess('Processed', processed.arn, { read: ['manifests/', 'tables/', 'deletions/'], write: [] }),
+        // quarantine/: a batch's held rows, recorded in pipeline.quarantined_rows.
+        ...bucketAccess('Processed', processed.arn, { read: ['manifests/', 'tables/', 'deletions/', 'quarantine/'], write: [] }),
         readSecret('WarehouseSecret', props.secrets.warehouse.arn),
       ],
       // Reads both databases (with whatever rights their secrets' users have: it only queries).

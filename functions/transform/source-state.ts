@@ -120,6 +120,7 @@ export async function takeOutDanglingReferences(session: DuckDbSession): Promise
   const taken: DanglingReference[] = [];
   for (;;) {
     const found: DanglingReference[] = [];
+    const seen = new Set<string>();
     for (const table of Object.values(TOTESYS_TABLES)) {
       for (const [column, target] of Object.entries(table.references ?? {})) {
         const dangling = await session.rows<{ id: string; ref: string }>(
@@ -128,7 +129,8 @@ export async function takeOutDanglingReferences(session: DuckDbSession): Promise
              AND NOT EXISTS (SELECT 1 FROM current_${target} t WHERE t."${TOTESYS_TABLES[target].primaryKey}" = b."${column}")`,
         );
         for (const { id, ref } of dangling) {
-          if (found.some((row) => row.table === table.name && row.key === id)) continue;
+          if (seen.has(`${table.name}/${id}`)) continue;
+          seen.add(`${table.name}/${id}`);
           found.push({ table: table.name, key: id, field: column, reason: `references ${column}=${ref}, which no batch has delivered to ${target}` });
         }
       }

@@ -1,4 +1,5 @@
-import { DEFAULT_FUNCTION_SIZING, InfraConfigError, readInfraConfig } from '../../infra/config';
+import { DEFAULT_ROW_POLICY } from '../../functions/shared/config';
+import { DEFAULT_FUNCTION_SIZING, InfraConfigError, readInfraConfig, schedulePeriodSeconds } from '../../infra/config';
 
 const email = { PIPELINE_ALERT_EMAIL: 'data-team@example.com' };
 
@@ -22,6 +23,7 @@ describe('the infrastructure configuration', () => {
       logRetentionDays: 30,
       stateMachineLogLevel: 'ERROR',
       staleAfterHours: 3,
+      rows: DEFAULT_ROW_POLICY,
       forceDestroy: false,
       backend: { type: 'local' },
     });
@@ -51,6 +53,42 @@ describe('the infrastructure configuration', () => {
     expect(config.verifySchedule).toEqual({ expression: 'rate(6 hours)', enabled: false });
     expect(config.schedule).toEqual({ expression: 'rate(15 minutes)', enabled: true });
     expect(config.functions.verify).toEqual({ memoryMb: 1024, timeoutSeconds: 900, ephemeralStorageMb: 512 });
+  });
+
+  it('reads Transform’s row policy from the environment or the context, as its Lambda reads it', () => {
+    expect(readInfraConfig({ ...email, PIPELINE_STRICT_ROWS: 'true', PIPELINE_LATEST_DATE: '2030-06-30' }).rows).toEqual({
+      strict: true,
+      earliestDate: '1970-01-01',
+      latestDate: '2030-06-30',
+    });
+    const context: Record<string, unknown> = { strictRows: false, earliestDate: '2000-01-01', latestDate: '2030-06-30' };
+    expect(readInfraConfig({ ...email, PIPELINE_LATEST_DATE: '2035-01-01' }, (key) => context[key]).rows).toEqual({
+      strict: false,
+      earliestDate: '2000-01-01',
+      latestDate: '2035-01-01',
+    });
+    expect(() => readInfraConfig(email, (key) => (key === 'earliestDate' ? '2000-02-30' : undefined))).toThrow(
+      new InfraConfigError('PIPELINE_EARLIEST_DATE (cdktf.json context "earliestDate") must be a day as YYYY-MM-DD, got "2000-02-30"'),
+    );
+  });
+
+  it.each([
+    ['rate(15 minutes)', 900],
+    ['rate(1 minute)', 60],
+    ['rate(2 hours)', 7200],
+    ['rate(1 day)', 86_400],
+    ['rate(30 days)', 7 * 86_400],
+    ['cron(0/15 * * * ? *)', 900],
+    ['cron(*/5 * * * ? *)', 300],
+    ['cron(50/15 * * * ? *)', 3600],
+    ['cron(0 * * * ? *)', 3600],
+    ['cron(0 6,18 * * ? *)', 12 * 3600],
+    ['cron(0,30 8-18 * * ? *)', 13.5 * 3600],
+    ['cron(7 5 * * ? *)', 86_400],
+    ['cron(0 L * * ? *)', 86_400],
+    ['at(2030-01-01T00:00:00)', 86_400],
+  ])('takes the longest gap between starts of %s as %d s', (expression, seconds) => {
+    expect(schedulePeriodSeconds(expression)).toBe(seconds);
   });
 
   it('uses existing secrets when their names are given', () => {
@@ -87,6 +125,12 @@ describe('the infrastructure configuration', () => {
     [{ PIPELINE_NAME_PREFIX: 'a-very-long-name-prefix-for-this', PIPELINE_ENVIRONMENT: 'production' }, /at most 32 characters/],
     [{ PIPELINE_REGION: 'London' }, /PIPELINE_REGION .* must be an AWS region/],
     [{ PIPELINE_ALERT_EMAIL: 'not-an-address' }, /PIPELINE_ALERT_EMAIL .* must be an email address/],
+    [{ PIPELINE_STRICT_ROWS: 'yes' }, /PIPELINE_STRICT_ROWS \(cdktf.json context "strictRows"\) must be true or false, not "yes"/],
+    [{ PIPELINE_LATEST_DATE: '31/12/2099' }, /PIPELINE_LATEST_DATE \(cdktf.json context "latestDate"\) must be a day as YYYY-MM-DD, got "31\/12\/2099"/],
+    [
+      { PIPELINE_EARLIEST_DATE: '2030-01-01', PIPELINE_LATEST_DATE: '2029-12-31' },
+      /PIPELINE_EARLIEST_DATE \(cdktf.json context "earliestDate"\) \(2030-01-01\) is after PIPELINE_LATEST_DATE \(cdktf.json context "latestDate"\) \(2029-12-31\)/,
+    ],
   ])('refuses %o, naming the variable', (env, message) => {
     expect(() => readInfraConfig({ ...email, ...env })).toThrow(message);
   });

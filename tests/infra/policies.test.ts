@@ -1,4 +1,5 @@
-import { PIPELINE_FUNCTIONS } from '../../state-machine/definition';
+import { quarantineKey } from '../../functions/shared/quarantine';
+import { NOTIFY_QUARANTINE_STATE, PIPELINE_FUNCTIONS } from '../../state-machine/definition';
 import { asList, ref, resourcesOf, resourceWhere, statementsOf, synthesizePipeline, type Resource, type Statement, type SynthesizedPipeline } from './synth';
 
 /**
@@ -71,6 +72,7 @@ describe('no policy grants everything', () => {
     );
   });
 
+  // Transform publishes QuarantinedRows in the embedded metric format, through its log: no permission.
   it('allows cloudwatch:PutMetricData only to the verify role, and only in the pipeline’s namespace', () => {
     const publishing = everyIdentityPolicy().flatMap(({ where, statements }) =>
       statements.filter((s) => asList(s.Action).some((a) => a.startsWith('cloudwatch:'))).map((s) => ({ where, statement: s })),
@@ -115,23 +117,42 @@ describe('each function’s role', () => {
     expect(JSON.stringify(statements)).not.toContain(bucketArn('processed'));
   });
 
-  it('transform reads the ingestion bucket’s manifests, tables and deletions, reads and writes the processed bucket, and reads no secret', () => {
+  it('transform reads the ingestion bucket’s manifests, tables and deletions, reads and writes the processed bucket (its held rows too), and reads no secret', () => {
     const statements = policyOf('transform');
     const [ingestion, processed] = [bucketArn('ingestion'), bucketArn('processed')];
     expect(allowed(statements, 's3:GetObject').sort()).toEqual(
-      [`${ingestion}/manifests/*`, `${ingestion}/tables/*`, `${ingestion}/deletions/*`, `${processed}/manifests/*`, `${processed}/state/*`].sort(),
+      [
+        `${ingestion}/manifests/*`,
+        `${ingestion}/tables/*`,
+        `${ingestion}/deletions/*`,
+        `${processed}/manifests/*`,
+        `${processed}/state/*`,
+        `${processed}/quarantine/*`,
+      ].sort(),
     );
     expect(allowed(statements, 's3:PutObject').sort()).toEqual(
-      [`${processed}/manifests/*`, `${processed}/state/*`, `${processed}/tables/*`, `${processed}/deletions/*`].sort(),
+      [`${processed}/manifests/*`, `${processed}/state/*`, `${processed}/tables/*`, `${processed}/deletions/*`, `${processed}/quarantine/*`].sort(),
     );
     expect(allowed(statements, 's3:ListBucket').sort()).toEqual([ingestion, processed].sort());
-    expect([...actionsOf(statements)].filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
+    expect([...actionsOf(statements)].filter((a) => a.startsWith('secretsmanager:') || a.startsWith('cloudwatch:'))).toEqual([]);
   });
 
-  it('load only reads the processed bucket’s manifests, tables and deletions, and reads only the warehouse secret', () => {
+  it('transform and load reach the held rows at the key Transform writes them to', () => {
+    const key = quarantineKey('0000000007', 'attempt');
+    const object = `${bucketArn('processed')}/${key}`;
+    // Every pattern here is a prefix followed by one `*`.
+    const matches = (pattern: string) => pattern.endsWith('/*') && object.startsWith(pattern.slice(0, -1));
+    expect(allowed(policyOf('transform'), 's3:PutObject').some(matches)).toBe(true);
+    expect(allowed(policyOf('transform'), 's3:GetObject').some(matches)).toBe(true);
+    expect(allowed(policyOf('load'), 's3:GetObject').some(matches)).toBe(true);
+  });
+
+  it('load only reads the processed bucket’s manifests, tables, deletions and held rows, and reads only the warehouse secret', () => {
     const statements = policyOf('load');
     const processed = bucketArn('processed');
-    expect(allowed(statements, 's3:GetObject').sort()).toEqual([`${processed}/manifests/*`, `${processed}/tables/*`, `${processed}/deletions/*`].sort());
+    expect(allowed(statements, 's3:GetObject').sort()).toEqual(
+      [`${processed}/manifests/*`, `${processed}/tables/*`, `${processed}/deletions/*`, `${processed}/quarantine/*`].sort(),
+    );
     expect(allowed(statements, 's3:PutObject')).toEqual([]);
     expect(allowed(statements, 's3:ListBucket')).toEqual([processed]);
     expect(allowed(statements, 'secretsmanager:GetSecretValue')).toEqual([secretArn('warehouse')]);
@@ -214,6 +235,15 @@ describe('the state machine’s role', () => {
     expect(allowed(statements, 'logs:CreateLogDelivery')).toEqual(['*']);
     expect(allowed(statements, 'xray:PutTraceSegments')).toEqual(['*']);
     expect([...actionsOf(statements)].filter((a) => a.startsWith('s3:') || a.startsWith('secretsmanager:'))).toEqual([]);
+  });
+
+  it('may send every alert its definition publishes, the quarantine alert included', () => {
+    const machine = resourceWhere(synth.tf, 'aws_sfn_state_machine', 'name', prefix);
+    const states = (JSON.parse(machine.definition as string) as { States: Record<string, { Resource?: string; Parameters?: { TopicArn?: string } }> }).States;
+    const publishing = Object.entries(states).filter(([, state]) => state.Resource === 'arn:aws:states:::sns:publish');
+    expect(publishing.map(([name]) => name).sort()).toEqual(['NotifyFailure', NOTIFY_QUARANTINE_STATE].sort());
+    const mayPublish = allowed(policyOf('state-machine'), 'sns:Publish');
+    for (const [name, state] of publishing) expect({ name, allowed: mayPublish.includes(state.Parameters!.TopicArn!) }).toEqual({ name, allowed: true });
   });
 
   it('lets the scheduler start only this state machine', () => {

@@ -1,9 +1,11 @@
 import { Testing } from 'cdktf';
 import { buildPipelineDefinition, PIPELINE_FUNCTIONS } from '../../state-machine/definition';
-import { readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../infra/nodejs-function';
-import { asList, ref, resourcesOf, resourceWhere, synthesizePipeline, type Resource, type SynthesizedPipeline } from './synth';
+import { asList, ref, resourcesOf, resourceWhere, synthesizePipeline, TEST_ENV, type Resource, type SynthesizedPipeline } from './synth';
 
 let synth: SynthesizedPipeline;
 beforeAll(() => {
@@ -117,9 +119,46 @@ describe('the functions', () => {
     const common = { POWERTOOLS_SERVICE_NAME: 'totesys-pipeline', POWERTOOLS_LOG_LEVEL: 'INFO', NODE_OPTIONS: '--enable-source-maps' };
     const variables = (step: string) => (lambdaOf(step).environment as { variables: Record<string, string> }).variables;
     expect(variables('extract')).toEqual({ ...common, INGESTION_BUCKET: ingestion, TOTESYS_SECRET_ID: secret('totesys') });
-    expect(variables('transform')).toEqual({ ...common, INGESTION_BUCKET: ingestion, PROCESSED_BUCKET: processed, TRANSFORM_MEMORY_LIMIT_MB: '1804' });
+    expect(variables('transform')).toEqual({
+      ...common,
+      INGESTION_BUCKET: ingestion,
+      PROCESSED_BUCKET: processed,
+      TRANSFORM_MEMORY_LIMIT_MB: '1804',
+      PIPELINE_STRICT_ROWS: 'false',
+      PIPELINE_EARLIEST_DATE: '1970-01-01',
+      PIPELINE_LATEST_DATE: '2099-12-31',
+    });
     expect(variables('load')).toEqual({ ...common, PROCESSED_BUCKET: processed, WAREHOUSE_SECRET_ID: secret('warehouse'), LOAD_MEMORY_LIMIT_MB: '1228' });
     expect(variables('verify')).toEqual({ ...common, INGESTION_BUCKET: ingestion, TOTESYS_SECRET_ID: secret('totesys'), WAREHOUSE_SECRET_ID: secret('warehouse') });
+  });
+
+  it('give Transform the row policy of the deploy-time settings, and no other function', () => {
+    const strict = synthesizePipeline({ PIPELINE_STRICT_ROWS: '1', PIPELINE_EARLIEST_DATE: '2000-01-01', PIPELINE_LATEST_DATE: '2040-12-31' });
+    try {
+      const variables = (step: string) =>
+        (resourceWhere(strict.tf, 'aws_lambda_function', 'function_name', `${prefix}-${step}`).environment as { variables: Record<string, string> }).variables;
+      expect(variables('transform')).toMatchObject({ PIPELINE_STRICT_ROWS: 'true', PIPELINE_EARLIEST_DATE: '2000-01-01', PIPELINE_LATEST_DATE: '2040-12-31' });
+      for (const step of ['extract', 'load', 'verify']) expect(Object.keys(variables(step)).filter((name) => /ROWS|_DATE$/.test(name))).toEqual([]);
+    } finally {
+      strict.cleanup();
+    }
+  });
+
+  it('fail the synth on a row policy Transform would refuse, naming the variable', () => {
+    const message = 'PIPELINE_LATEST_DATE (cdktf.json context "latestDate") must be a day as YYYY-MM-DD, got "2099-13-01"';
+    expect(() => synthesizePipeline({ PIPELINE_LATEST_DATE: '2099-13-01' })).toThrow(message);
+    // As `cdktf synth` runs the app: it exits 1 with the message alone.
+    const work = mkdtempSync(path.join(tmpdir(), 'totesys-synth-'));
+    try {
+      const run = spawnSync(path.join(PROJECT_ROOT, 'node_modules/.bin/tsx'), [path.join(PROJECT_ROOT, 'infra/main.ts')], {
+        cwd: work,
+        env: { ...process.env, ...TEST_ENV, PIPELINE_LATEST_DATE: '2099-13-01' },
+        encoding: 'utf-8',
+      });
+      expect({ status: run.status, stderr: run.stderr.trim() }).toEqual({ status: 1, stderr: `Configuration: ${message}` });
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 
   it('ship the SQL they read at run time next to index.js', () => {
@@ -269,6 +308,8 @@ describe('the schedule', () => {
       // Nothing runs on purpose: the "no success" alarm stays quiet.
       const stale = resourceWhere(hourly.tf, 'aws_cloudwatch_metric_alarm', 'alarm_name', `${prefix}-no-successful-execution`);
       expect(stale.actions_enabled).toBe(false);
+      // One point per run: the quarantine alarm's period follows the schedule.
+      expect(resourceWhere(hourly.tf, 'aws_cloudwatch_metric_alarm', 'alarm_name', `${prefix}-quarantined-rows`).period).toBe(3600);
     } finally {
       hourly.cleanup();
     }
@@ -334,6 +375,28 @@ describe('alerting', () => {
     expect(String(mismatch.alarm_description).length).toBeLessThanOrEqual(1024);
   });
 
+  it('alarms while rows are held in quarantine (QuarantinedRows > 0 over a schedule period), emailing when it fires and when it clears', () => {
+    const quarantine = alarm('quarantined-rows');
+    expect(quarantine).toMatchObject({
+      namespace: 'ToteSysPipeline',
+      metric_name: 'QuarantinedRows',
+      statistic: 'Maximum',
+      period: 900,
+      evaluation_periods: 1,
+      threshold: 0,
+      comparison_operator: 'GreaterThanThreshold',
+      treat_missing_data: 'notBreaching',
+      alarm_actions: [topicArn()],
+      ok_actions: [topicArn()],
+    });
+    expect(quarantine.dimensions).toBeUndefined();
+    expect(quarantine.actions_enabled).toBeUndefined();
+    expect(quarantine.alarm_description).toMatch(/quarantine.*npm run quarantine.*docs\/quarantine\.md.*ToteSys.*by itself/);
+    expect(String(quarantine.alarm_description).length).toBeLessThanOrEqual(1024);
+    // Only this alarm reports its return to OK: the others clear silently.
+    expect(resourcesOf(synth.tf, 'aws_cloudwatch_metric_alarm').filter((a) => a.ok_actions !== undefined).map((a) => a.alarm_name)).toEqual([`${prefix}-quarantined-rows`]);
+  });
+
   it.each(PIPELINE_FUNCTIONS)('alarms on the %s function’s errors, throttles and a duration near its timeout', (step) => {
     const dimensions = { FunctionName: ref(lambdaOf(step), 'function_name') };
     const common = { namespace: 'AWS/Lambda', dimensions, comparison_operator: 'GreaterThanThreshold', alarm_actions: [topicArn()] };
@@ -344,7 +407,7 @@ describe('alerting', () => {
 
   it('sends every alarm to the topic', () => {
     const alarms = resourcesOf(synth.tf, 'aws_cloudwatch_metric_alarm');
-    expect(alarms).toHaveLength(3 + 3 * PIPELINE_FUNCTIONS.length);
+    expect(alarms).toHaveLength(4 + 3 * PIPELINE_FUNCTIONS.length);
     for (const a of alarms) expect(a.alarm_actions).toEqual([topicArn()]);
   });
 });
@@ -374,7 +437,7 @@ describe('the dashboard', () => {
     });
   });
 
-  it('shows executions, execution time, step duration and errors, rows per table, freshness, mismatched rows and the alarms', () => {
+  it('shows executions, execution time, step duration and errors, rows per table, freshness, mismatched rows, rows in quarantine and the alarms', () => {
     const dashboard = resourceWhere(synth.tf, 'aws_cloudwatch_dashboard', 'dashboard_name', prefix);
     const body = JSON.parse(dashboard.dashboard_body as string) as { widgets: { type: string; properties: Record<string, unknown> }[] };
     const byTitle = new Map(body.widgets.map((w) => [String(w.properties.title ?? w.type), w]));
@@ -395,6 +458,14 @@ describe('the dashboard', () => {
     expect(JSON.parse(metricsOf('Verification: warehouse rows that differ from ToteSys'))).toEqual([
       ['ToteSysPipeline', 'MismatchedRows', { stat: 'Maximum', label: 'mismatched rows' }],
     ]);
+    expect(JSON.parse(metricsOf('Rows in quarantine'))).toEqual([['ToteSysPipeline', 'QuarantinedRows', { stat: 'Maximum', label: 'held rows' }]]);
+    // Side by side: the two counts of rows the warehouse lacks or gets wrong.
+    const place = (title: string) => {
+      const { x, y, width } = byTitle.get(title) as unknown as { x: number; y: number; width: number };
+      return { x, y, width };
+    };
+    const mismatched = place('Verification: warehouse rows that differ from ToteSys');
+    expect(place('Rows in quarantine')).toEqual({ x: mismatched.x + mismatched.width, y: mismatched.y, width: mismatched.width });
     const alarms = byTitle.get('Alarms')!;
     expect(alarms.type).toBe('alarm');
     expect(asList(alarms.properties.alarms as string[])).toHaveLength(resourcesOf(synth.tf, 'aws_cloudwatch_metric_alarm').length);
