@@ -19,7 +19,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { readCommandLine } from './cli';
 import { startLocalS3 } from './local/s3';
 import type { SeedProgress } from './totesys/generate';
 import type { ActivityOutput } from './bench/activity';
@@ -62,15 +62,28 @@ interface Options {
   keep: boolean;
 }
 
-function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: { scale: { type: 'string' }, out: { type: 'string' }, keep: { type: 'boolean', default: false } },
-    strict: true,
-    allowPositionals: false,
-  });
+const USAGE = `npm run bench -- --scale N [--out results.json] [--keep]
+
+Measures each pipeline step (extract, transform, load) against the bare engine doing the same
+work, on a ToteSys seeded at scale N and a fresh warehouse: the initial run, then an incremental
+run after activity changing about 0.1% of the facts. PostgreSQL: BENCH_POSTGRES_URL, else
+TEST_POSTGRES_URL, else an embedded server kept in .pipeline/bench/pg.
+
+  --scale N   ToteSys scale (1 = about the real database, 100 = about 5.4M rows)
+  --out FILE  also write the results, with the machine they ran on, as JSON
+  --keep      keep the working directory (local S3 data and COPY output) instead of deleting it
+  --help`;
+
+/** The options, or the exit code when the command line says not to run (--help, a mistake: usage printed). */
+function parseOptions(argv: string[]): Options | number {
+  const line = readCommandLine(argv, { usage: USAGE, options: { scale: { type: 'string' }, out: { type: 'string' }, keep: { type: 'boolean' } } });
+  if (typeof line === 'number') return line;
+  const { values } = line;
   const scale = Number(values.scale);
-  if (values.scale === undefined || !Number.isFinite(scale) || scale <= 0) throw new Error('pass --scale N, a positive number (1 = about the real ToteSys)');
+  if (values.scale === undefined || !Number.isFinite(scale) || scale <= 0) {
+    console.error(`pass --scale N, a positive number (1 = about the real ToteSys)\n\n${USAGE}`);
+    return 2;
+  }
   return { scale, out: values.out, keep: values.keep ?? false };
 }
 
@@ -249,6 +262,10 @@ async function downloadAll(s3: S3Client, bucket: string, objects: [string, strin
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  if (typeof options === 'number') {
+    process.exitCode = options;
+    return;
+  }
   const { log, phase } = progressPrinter();
   const cleanup = cleanupStack(log);
   process.once('SIGINT', () => {

@@ -7,13 +7,13 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { readLatestManifest } from '../functions/shared/batch-manifests';
 import { readS3Settings } from '../functions/shared/config';
 import type { ProcessedManifest } from '../functions/shared/processed-manifest';
 import { describeHeldRow, readHeldRows, type HeldRow } from '../functions/shared/quarantine';
 import { createS3Client } from '../functions/shared/s3';
+import { readCommandLine } from './cli';
 import { LOCAL_BUCKETS } from './local/environment';
 import { startLocalS3 } from './local/s3';
 
@@ -31,17 +31,9 @@ bucket in AWS instead.
   --help`;
 
 async function main(): Promise<number> {
-  let values: { json?: boolean; help?: boolean };
-  try {
-    ({ values } = parseArgs({ options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }));
-  } catch (error) {
-    console.error(`${(error as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const line = readCommandLine(process.argv.slice(2), { usage: USAGE, options: { json: { type: 'boolean' } } });
+  if (typeof line === 'number') return line;
+  const { values } = line;
   const found = await withProcessedBucket(async (s3, bucket) => {
     const latest = await readLatestManifest<ProcessedManifest>(s3, bucket);
     return { latest, held: await readHeldRows(s3, bucket, latest?.quarantine?.key) };

@@ -12,33 +12,30 @@
  */
 import './local/promise-with-resolvers';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { readLoadConfig } from '../functions/shared/config';
 import { withDatabase } from '../functions/shared/database';
 import { createS3Client } from '../functions/shared/s3';
 import { secretsManagerReader } from '../functions/shared/secrets';
 import { emptyWarehouse } from '../functions/load/lineage';
 import { loadPendingBatches } from '../functions/load/load-batches';
+import { readCommandLine } from './cli';
 import { startLocalEnvironment } from './local/environment';
+import { preparePipelineHome } from './local/home';
+import { acquireRunLock, RunInProgressError, type RunLock } from './local/run-lock';
 
 const USAGE = `npm run rebuild-warehouse -- --yes
 
 Empties the warehouse's star schemas, recorded deletions and load ledger, then loads every batch of
 the lake the pipeline is pointed at. Versions older than that lake are lost. --yes is required.
-With PROCESSED_BUCKET set: Load's AWS configuration; otherwise the local PIPELINE_HOME.`;
+With PROCESSED_BUCKET set: Load's AWS configuration; otherwise the local PIPELINE_HOME.
+
+  --yes    go ahead
+  --help`;
 
 async function main(): Promise<number> {
-  let values: { yes?: boolean; help?: boolean };
-  try {
-    ({ values } = parseArgs({ options: { yes: { type: 'boolean' }, help: { type: 'boolean' } } }));
-  } catch (error) {
-    console.error(`${(error as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const line = readCommandLine(process.argv.slice(2), { usage: USAGE, options: { yes: { type: 'boolean' } } });
+  if (typeof line === 'number') return line;
+  const { values } = line;
   if (!values.yes) {
     console.error(`This empties the warehouse before reloading it: add --yes to go ahead.\n\n${USAGE}`);
     return 2;
@@ -59,12 +56,26 @@ async function main(): Promise<number> {
     result = await rebuild();
   } else {
     const home = path.resolve(process.env.PIPELINE_HOME ?? '.pipeline');
-    const environment = await startLocalEnvironment({ home, totesysUrl: process.env.TOTESYS_DATABASE_URL, warehouseUrl: process.env.WAREHOUSE_DATABASE_URL });
+    preparePipelineHome(home);
+    // Not while a local run loads the same warehouse (or uses the same embedded server).
+    let lock: RunLock;
     try {
-      Object.assign(process.env, environment.stepEnv, { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
-      result = await rebuild();
+      lock = acquireRunLock(home, 'npm run rebuild-warehouse');
+    } catch (error) {
+      if (!(error instanceof RunInProgressError)) throw error;
+      console.error(error.message);
+      return 1;
+    }
+    try {
+      const environment = await startLocalEnvironment({ home, totesysUrl: process.env.TOTESYS_DATABASE_URL, warehouseUrl: process.env.WAREHOUSE_DATABASE_URL });
+      try {
+        Object.assign(process.env, environment.stepEnv, { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
+        result = await rebuild();
+      } finally {
+        await environment.stop();
+      }
     } finally {
-      await environment.stop();
+      lock.release();
     }
   }
   const rows = Object.values(result.rows).reduce((sum, n) => sum + n, 0);

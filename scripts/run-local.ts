@@ -1,9 +1,25 @@
 import './local/promise-with-resolvers';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { readDatabaseCredentials } from '../functions/shared/config';
+import { ConfigurationError } from '../functions/shared/errors';
 import { PIPELINE_STEPS, VERIFY_INPUT, WAREHOUSE_MISMATCH_ERROR, type PipelineFunctionName, type PipelineStep } from '../state-machine/definition';
-import { startLocalEnvironment } from './local/environment';
-import { lastPipelineExecution, resumeInput, runLocalExecution, type ExecutionRecord, type ProgressEvent } from './local/execution';
+import { readCommandLine } from './cli';
+import { localAdvice } from './local/advice';
+import { readSeedScale, startLocalEnvironment, type LocalEnvironment } from './local/environment';
+import {
+  abandonStaleExecutions,
+  abortRunningExecutions,
+  lastPipelineExecution,
+  readExecutions,
+  resumeInput,
+  runLocalExecution,
+  type ExecutionRecord,
+  type ProgressEvent,
+} from './local/execution';
+import { preparePipelineHome } from './local/home';
+import { duckDbWorkRoots, removeDuckDbLeftovers } from './local/leftovers';
+import { age } from './local/processes';
+import { acquireRunLock, describeStaleLock, RunInProgressError, type RunLock } from './local/run-lock';
 import { inProcessHandlers } from './local/step-handlers';
 
 const USAGE = `npm start [-- options]
@@ -11,7 +27,8 @@ const USAGE = `npm start [-- options]
 Runs the pipeline locally: the real state machine definition, the real step handlers, a local S3
 server and PostgreSQL (embedded unless TOTESYS_DATABASE_URL and WAREHOUSE_DATABASE_URL are set).
 Everything local lives in PIPELINE_HOME (default ./.pipeline): run again for an incremental run,
-delete the folder to start over.
+delete the folder to start over. One run at a time per PIPELINE_HOME; Ctrl-C stops a run, records
+it as aborted and says how to resume it.
 
   --from <extract|transform|load>  re-run the last execution from this step
   --verify                         compare the warehouse with ToteSys (the verification execution,
@@ -20,26 +37,29 @@ delete the folder to start over.
   --verbose                        show the steps' structured logs
   --help`;
 
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+const SIGNAL_NUMBERS: Record<(typeof STOP_SIGNALS)[number], number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+
+/** What the run is doing, for the message a signal prints. */
+let phase: 'starting' | 'running' = 'starting';
+/** Set once a signal stopped the run: progress reported after it is the dying steps', not news. */
+let interrupted = false;
+let lock: RunLock | undefined;
+let environment: LocalEnvironment | undefined;
+
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      from: { type: 'string' },
-      verify: { type: 'boolean', default: false },
-      'fast-retries': { type: 'boolean', default: false },
-      verbose: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
+  const line = readCommandLine(process.argv.slice(2), {
+    usage: USAGE,
+    options: { from: { type: 'string' }, verify: { type: 'boolean' }, 'fast-retries': { type: 'boolean' }, verbose: { type: 'boolean' } },
   });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  if (typeof line === 'number') return line;
+  const values = line.values;
   if (values.from !== undefined && !PIPELINE_STEPS.includes(values.from as PipelineStep)) {
-    console.error(`--from must be one of ${PIPELINE_STEPS.join(', ')}`);
+    console.error(`--from must be one of ${PIPELINE_STEPS.join(', ')}, not "${values.from}"\n\n${USAGE}`);
     return 2;
   }
   if (values.verify && values.from !== undefined) {
-    console.error('--verify runs the verification only: it does not go with --from');
+    console.error(`--verify runs the verification only: it does not go with --from\n\n${USAGE}`);
     return 2;
   }
   const home = path.resolve(process.env.PIPELINE_HOME ?? '.pipeline');
@@ -47,51 +67,111 @@ async function main(): Promise<number> {
   const embeddedWarehouse = !process.env.WAREHOUSE_DATABASE_URL;
   const started = performance.now();
   const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
-  console.log(`ToteSys pipeline, local run (PIPELINE_HOME=${path.relative(process.cwd(), home) || '.'})`);
+  const note = (message: string) => console.log(`  ${message} [${elapsed()}]`);
+  console.log(`ToteSys pipeline, local run (PIPELINE_HOME=${shown(home)})`);
 
-  const seedScale = process.env.LOCAL_SEED_SCALE ? Number(process.env.LOCAL_SEED_SCALE) : 1;
-  const environment = await startLocalEnvironment({
+  // Everything that can be checked before starting anything is: a mistake is named at once.
+  const seedScale = checkConfiguration(home);
+  lock = acquireRunLock(home, `npm start${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`);
+  for (const signal of STOP_SIGNALS) process.on(signal, () => void stopOnSignal(signal, home));
+  if (lock.stale) note(describeStaleLock(lock.stale));
+  for (const record of abandonStaleExecutions(home)) {
+    note(`The earlier run ${record.name} (started ${age(record.startedAt)} ago) did not finish: ${record.error?.message}. Recorded it as ABORTED.`);
+  }
+  const leftovers = removeDuckDbLeftovers(duckDbWorkRoots());
+  if (leftovers.length > 0) note(`Removed ${leftovers.length} DuckDB temp folder(s) left by runs that were killed: ${leftovers.join(', ')}`);
+
+  environment = await startLocalEnvironment({
     home,
     totesysUrl: process.env.TOTESYS_DATABASE_URL,
     warehouseUrl: process.env.WAREHOUSE_DATABASE_URL,
     seedScale,
-    log: (message) => console.log(`  ${message} [${elapsed()}]`),
+    log: note,
   });
-  try {
-    Object.assign(process.env, environment.stepEnv, {
-      POWERTOOLS_LOG_LEVEL: values.verbose ? 'INFO' : 'WARN',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    });
-    const last = lastPipelineExecution(home);
-    const input: Record<string, unknown> = values.verify ? { ...VERIFY_INPUT } : values.from ? resumeInput(last, values.from as PipelineStep) : {};
-    if (values.from) console.log(`  Re-running ${last ? `execution ${last.name}` : 'the pipeline'} from ${values.from}: input ${JSON.stringify(input)}`);
-    if (values.verify) console.log(`  Verifying the warehouse against ToteSys: input ${JSON.stringify(input)}`);
+  Object.assign(process.env, environment.stepEnv, {
+    POWERTOOLS_LOG_LEVEL: values.verbose ? 'INFO' : 'WARN',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  });
+  const last = lastPipelineExecution(home);
+  const input: Record<string, unknown> = values.verify ? { ...VERIFY_INPUT } : values.from ? resumeInput(last, values.from as PipelineStep) : {};
+  if (values.from) console.log(`  Re-running ${last ? `execution ${last.name}` : 'the pipeline'} from ${values.from}: input ${JSON.stringify(input)}`);
+  if (values.verify) console.log(`  Verifying the warehouse against ToteSys: input ${JSON.stringify(input)}`);
 
-    const record = await runLocalExecution({
-      home,
-      handlers: inProcessHandlers(),
-      input,
-      retryIntervalMs: values['fast-retries'] ? 100 : undefined,
-      onProgress: (event) => printProgress(event, elapsed),
-    });
-    printSummary(record);
-    if (record.status === 'FAILED') {
-      const step = failedStep(record);
-      console.error(`\nFAILED${step ? ` at ${label(step)}` : ''}: ${record.error?.name}: ${record.error?.message}`);
-      if (step === 'verify') console.error('Verify again with: npm start -- --verify');
-      else if (step) console.error(`Re-run from that step with: npm start -- --from ${step}`);
-      if (record.error?.name === WAREHOUSE_MISMATCH_ERROR) console.error(`The differing rows: npm run verify. The execution record: ${path.join(home, 'executions', `${record.name}.json`)}`);
-      return 1;
-    }
-    console.log(`\nSucceeded in ${elapsed()}.`);
-    // The embedded warehouse has no address an operator knows: say how to look at it.
-    if (embeddedWarehouse) {
-      console.log(`Look at the warehouse with: npm run warehouse${values.verify ? '' : '. Check it against ToteSys with: npm run verify (or npm start -- --verify)'}`);
-    }
-    return 0;
-  } finally {
-    await environment.stop();
+  phase = 'running';
+  const record = await runLocalExecution({
+    home,
+    handlers: inProcessHandlers(),
+    input,
+    retryIntervalMs: values['fast-retries'] ? 100 : undefined,
+    onProgress: (event) => {
+      if (!interrupted) printProgress(event, elapsed);
+    },
+  });
+  if (interrupted) return new Promise<number>(() => {}); // the signal handler ends the process
+  printSummary(record);
+  if ((record.output as { skipped?: string } | undefined)?.skipped) {
+    // Only a run that does not hold the lock gets here (another version of this script): say whose run it was.
+    const other = readExecutions(home).find((r) => r.status === 'RUNNING' && r.name !== record.name);
+    console.error(`\nSkipped: another run is in progress${other ? ` (execution ${other.name}, PID ${other.pid}, since ${other.startedAt})` : ''}. Nothing was done.`);
+    return 1;
   }
+  if (record.status === 'FAILED') {
+    const step = failedStep(record);
+    console.error(`\nFAILED${step ? ` at ${label(step)}` : ''}: ${record.error?.name}: ${record.error?.message}`);
+    console.error(localAdvice(record.error?.name, step));
+    if (record.error?.name === WAREHOUSE_MISMATCH_ERROR) console.error(`The execution record: ${path.join(home, 'executions', `${record.name}.json`)}`);
+    return 1;
+  }
+  // Rows held in quarantine do not fail the run; the alert above listed them.
+  const held = (record.output as { transform?: { quarantine?: { held?: number } } } | undefined)?.transform?.quarantine?.held ?? 0;
+  console.log(`\nSucceeded${held > 0 ? ` with ${held} rows in quarantine` : ''} in ${elapsed()}.`);
+  if (held > 0) console.log('Every run retries them; fix them in ToteSys and they flow in. List them with: npm run quarantine (docs/quarantine.md)');
+  // The embedded warehouse has no address an operator knows: say how to look at it.
+  if (embeddedWarehouse) {
+    console.log(`Look at the warehouse with: npm run warehouse${values.verify ? '' : '. Check it against ToteSys with: npm run verify (or npm start -- --verify)'}`);
+  }
+  return 0;
+}
+
+/** The settings npm start reads itself, checked before anything starts; returns the seed scale. */
+function checkConfiguration(home: string): number {
+  preparePipelineHome(home);
+  for (const prefix of ['TOTESYS', 'WAREHOUSE'] as const) {
+    if (process.env[`${prefix}_DATABASE_URL`]) readDatabaseCredentials({ [`${prefix}_DATABASE_URL`]: process.env[`${prefix}_DATABASE_URL`] }, prefix);
+  }
+  return readSeedScale();
+}
+
+/**
+ * Ctrl-C (SIGINT), SIGTERM or SIGHUP: records the run as ABORTED at once (the process may not
+ * get much further), says what happened and how to resume, releases the lock, stops the local
+ * servers, and exits 128 + the signal's number. A second signal exits at once.
+ */
+async function stopOnSignal(signal: (typeof STOP_SIGNALS)[number], home: string): Promise<void> {
+  const code = 128 + SIGNAL_NUMBERS[signal];
+  if (interrupted) process.exit(code);
+  interrupted = true;
+  const what = signal === 'SIGINT' ? 'SIGINT (Ctrl-C)' : signal;
+  const aborted = abortRunningExecutions(`stopped by ${what}`);
+  console.error(`\nInterrupted by ${what}.`);
+  for (const record of aborted) {
+    const step = record.activeStep;
+    console.error(`Execution ${record.name} stopped${step ? ` during ${label(step)}` : ''}; recorded as ABORTED in ${path.join(shown(home), 'executions', `${record.name}.json`)}.`);
+    console.error(record.input.verify === true ? 'Verify again with: npm start -- --verify' : localAdvice('Aborted', step && step !== 'verify' ? step : undefined));
+  }
+  if (aborted.length === 0 && phase === 'starting') {
+    console.error(`Stopped before the pipeline ran${environment ? '' : ' (while starting the local servers or seeding ToteSys: the next npm start seeds it again if need be)'}. Run npm start again.`);
+  }
+  lock?.release();
+  const forced = setTimeout(() => process.exit(code), 10_000);
+  forced.unref();
+  await environment?.stop().catch(() => {});
+  process.exit(code);
+}
+
+function shown(home: string): string {
+  const relative = path.relative(process.cwd(), home);
+  return relative === '' ? '.' : relative.startsWith('..') || path.isAbsolute(relative) ? home : relative;
 }
 
 function printProgress(event: ProgressEvent, elapsed: () => string): void {
@@ -109,7 +189,7 @@ function printProgress(event: ProgressEvent, elapsed: () => string): void {
       console.log(`✉ Alert (SNS, kept in notifications.jsonl): ${event.subject}\n  ${event.message}`);
       break;
     case 'skipped':
-      console.log('• Skipped: another run is in progress.');
+      // Said once the run ends, with whose run it was (main).
       break;
   }
 }
@@ -193,10 +273,22 @@ function failedStep(record: ExecutionRecord): PipelineFunctionName | undefined {
   return last?.error ? last.step : undefined;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(`npm start failed: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  },
-);
+main()
+  .catch((error: unknown) => {
+    if (error instanceof RunInProgressError) {
+      console.error(`\n${error.message}`);
+      return 1;
+    }
+    if (error instanceof ConfigurationError) {
+      console.error(`\nConfiguration error: ${error.message}`);
+      return 1;
+    }
+    const message = error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error ?? 'unknown error');
+    console.error(`npm start failed: ${message}`);
+    return 1;
+  })
+  .then(async (code) => {
+    lock?.release();
+    await environment?.stop().catch(() => {});
+    process.exit(code);
+  });

@@ -10,10 +10,10 @@
  *   --seed S      random seed (an integer; the same seed and scale give the same rows)
  */
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import type { Sql } from 'postgres';
 import { openDatabase } from '../functions/shared/database';
+import { readCommandLine } from './cli';
 import { ensureDatabase, startEmbeddedPostgres } from './local/postgres';
 import { applyActivity } from './totesys/activity';
 import { DEFAULT_SEED, seedTotesys, type SeedProgress } from './totesys/generate';
@@ -23,6 +23,21 @@ import { TOTESYS_TABLES_IN_INSERT_ORDER, createTotesysSchema, dropTotesysSchema,
 const SAMPLE_DIR = path.join(__dirname, '..', 'tests', 'fixtures', 'totesys-sample');
 const URL_VARIABLE = 'TOTESYS_DATABASE_URL';
 
+const USAGE = `npm run seed -- [--scale N | --sample] [--reset] [--activity N] [--seed S]
+
+Builds a ToteSys to run the pipeline against, in the database named by TOTESYS_DATABASE_URL, or,
+when that is not set, in the embedded PostgreSQL that npm start keeps in PIPELINE_HOME.
+
+  --scale N     create the schema and seed it (1 = about the real database; 100 = 1.3M sales orders)
+  --sample      create the schema and load the real-data sample from tests/fixtures/totesys-sample
+  --reset       drop existing ToteSys tables first (otherwise an existing schema is refused)
+  --activity N  then perform N application writes (new orders, amendments, payments, renames...)
+  --seed S      random seed (an integer; the same seed and scale give the same rows)
+  --help`;
+
+/** A mistake in the command line: printed with the usage. */
+class UsageError extends Error {}
+
 interface Command {
   scale?: number;
   sample: boolean;
@@ -31,19 +46,7 @@ interface Command {
   seed: number;
 }
 
-function parseCommand(argv: string[]): Command {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      scale: { type: 'string' },
-      sample: { type: 'boolean', default: false },
-      reset: { type: 'boolean', default: false },
-      activity: { type: 'string' },
-      seed: { type: 'string' },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
+function parseCommand(values: { scale?: string; sample?: boolean; reset?: boolean; activity?: string; seed?: string }): Command {
   const command: Command = {
     scale: values.scale === undefined ? undefined : positiveNumber('--scale', values.scale),
     sample: values.sample ?? false,
@@ -51,29 +54,29 @@ function parseCommand(argv: string[]): Command {
     activity: values.activity === undefined ? undefined : wholeNumber('--activity', values.activity),
     seed: values.seed === undefined ? DEFAULT_SEED : integer('--seed', values.seed),
   };
-  if (command.scale !== undefined && command.sample) throw new Error('choose one of --scale and --sample');
+  if (command.scale !== undefined && command.sample) throw new UsageError('choose one of --scale and --sample');
   if (command.scale === undefined && !command.sample && command.activity === undefined) {
-    throw new Error('nothing to do: pass --scale N, --sample or --activity N (see scripts/seed.ts)');
+    throw new UsageError('nothing to do: pass --scale N, --sample or --activity N');
   }
-  if (command.reset && command.scale === undefined && !command.sample) throw new Error('--reset goes with --scale or --sample');
+  if (command.reset && command.scale === undefined && !command.sample) throw new UsageError('--reset goes with --scale or --sample');
   return command;
 }
 
 function positiveNumber(flag: string, text: string): number {
   const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || value <= 0) throw new Error(`${flag} must be a positive number, got "${text}"`);
+  if (text.trim() === '' || !Number.isFinite(value) || value <= 0) throw new UsageError(`${flag} must be a positive number, got "${text}"`);
   return value;
 }
 
 function wholeNumber(flag: string, text: string): number {
   const value = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value)) throw new Error(`${flag} must be a whole number, got "${text}"`);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value)) throw new UsageError(`${flag} must be a whole number, got "${text}"`);
   return value;
 }
 
 function integer(flag: string, text: string): number {
   const value = Number(text);
-  if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(value)) throw new Error(`${flag} must be an integer, got "${text}"`);
+  if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(value)) throw new UsageError(`${flag} must be an integer, got "${text}"`);
   return value;
 }
 
@@ -160,8 +163,20 @@ async function run(command: Command, sql: Sql): Promise<void> {
   console.log(`Done: ${done.join('; ')}. ${count(totalRows)} rows written in ${seconds(performance.now() - started)}.`);
 }
 
-async function main(): Promise<void> {
-  const command = parseCommand(process.argv.slice(2));
+async function main(): Promise<number> {
+  const line = readCommandLine(process.argv.slice(2), {
+    usage: USAGE,
+    options: { scale: { type: 'string' }, sample: { type: 'boolean' }, reset: { type: 'boolean' }, activity: { type: 'string' }, seed: { type: 'string' } },
+  });
+  if (typeof line === 'number') return line;
+  let command: Command;
+  try {
+    command = parseCommand(line.values);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`${error.message}\n\n${USAGE}`);
+    return 2;
+  }
   const local = process.env[URL_VARIABLE] ? undefined : await localTotesys();
   try {
     const url = databaseUrl(process.env[URL_VARIABLE] ?? local?.url);
@@ -175,6 +190,7 @@ async function main(): Promise<void> {
   } finally {
     await local?.stop();
   }
+  return 0;
 }
 
 /** The ToteSys of `npm start`'s embedded server, when it has one. */
@@ -182,12 +198,17 @@ async function localTotesys(): Promise<{ url: string; home: string; stop: () => 
   const home = path.resolve(process.env.PIPELINE_HOME ?? '.pipeline');
   const dataDir = path.join(home, 'postgres', 'data');
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) return undefined;
-  const server = await startEmbeddedPostgres(dataDir);
+  const server = await startEmbeddedPostgres(dataDir, undefined, { note: (message) => console.log(message) });
   const { url } = await ensureDatabase(server.adminUrl, 'totesys');
   return { url, home, stop: () => server.stop() };
 }
 
-main().catch((error: unknown) => {
-  console.error(`seed: ${error instanceof Error ? error.message : String(error)}`);
-  process.exitCode = 1;
-});
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(`seed: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  },
+);

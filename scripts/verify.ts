@@ -13,7 +13,6 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { withDatabase } from '../functions/shared/database';
 import { createS3Client } from '../functions/shared/s3';
@@ -21,6 +20,7 @@ import { secretsManagerReader } from '../functions/shared/secrets';
 import { readVerifyConfig } from '../functions/verify/config';
 import { formatReport, type VerificationResult } from '../functions/verify/report';
 import { verifyWarehouse } from '../functions/verify/verify-warehouse';
+import { readCommandLine } from './cli';
 import { startLocalEnvironment } from './local/environment';
 import { databaseUrl, startEmbeddedPostgres, type LocalPostgres } from './local/postgres';
 
@@ -42,17 +42,9 @@ PostgreSQL kept in PIPELINE_HOME. With INGESTION_BUCKET set: the AWS configurati
 class NotReadyError extends Error {}
 
 async function main(): Promise<number> {
-  let values: { json?: boolean; help?: boolean };
-  try {
-    ({ values } = parseArgs({ options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }));
-  } catch (error) {
-    console.error(`${(error as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const line = readCommandLine(process.argv.slice(2), { usage: USAGE, options: { json: { type: 'boolean' } } });
+  if (typeof line === 'number') return line;
+  const { values } = line;
   let result: VerificationResult;
   try {
     result = process.env.INGESTION_BUCKET ? await verifyDeployed() : await verifyLocal();
@@ -112,7 +104,7 @@ async function startEmbedded(home: string, shownHome: string): Promise<LocalPost
     throw new NotReadyError(`No embedded PostgreSQL in PIPELINE_HOME=${shownHome} (nothing in ${path.join(shownHome, 'postgres', 'data')}): run npm start first.`);
   }
   try {
-    return await startEmbeddedPostgres(dataDir);
+    return await startEmbeddedPostgres(dataDir, undefined, { note: (message) => console.log(message) });
   } catch (error) {
     throw new NotReadyError(
       `Could not start the embedded PostgreSQL in ${path.join(shownHome, 'postgres', 'data')}: ${(error as Error).message}. ` +

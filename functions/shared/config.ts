@@ -129,19 +129,68 @@ export function readDatabaseCredentials(env: Env, prefix: 'TOTESYS' | 'WAREHOUSE
   if (secretId) return { secretId };
   if (!url) throw new ConfigurationError(`Missing ${urlName} (a postgres:// URL) or ${secretName} (a Secrets Manager secret)`);
   if (!/^postgres(ql)?:\/\//.test(url)) throw new ConfigurationError(`${urlName} must be a postgres:// URL`);
+  assertUrl(urlName, url, 'postgres://user:password@host:5432/database');
   return { url };
 }
 
+/**
+ * Bounds on how long a step waits on a database, set on every connection the steps open
+ * (functions/shared/database.ts, withDatabase). Past a bound the statement fails with a retryable
+ * error instead of waiting until the Lambda's own timeout ends the run with nothing said.
+ */
+export interface DatabaseTimeouts {
+  /** `lock_timeout`: the longest a statement waits for a lock another session holds. */
+  readonly lockTimeoutMs: number;
+  /** `statement_timeout`: the longest one statement (a whole COPY included) may run. */
+  readonly statementTimeoutMs: number;
+}
+
+/** One minute for a lock; ten minutes for a statement, well inside a Lambda's 15-minute limit. */
+export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = { lockTimeoutMs: 60_000, statementTimeoutMs: 600_000 };
+
+/**
+ * DATABASE_LOCK_TIMEOUT_MS and DATABASE_STATEMENT_TIMEOUT_MS, in milliseconds; 0 leaves the
+ * server's own setting (for a pooler that refuses these startup parameters).
+ */
+export function readDatabaseTimeouts(env: Env = process.env): DatabaseTimeouts {
+  const milliseconds = (name: string, fallback: number): number => {
+    const value = env[name]?.trim();
+    if (value === undefined || value === '') return fallback;
+    // PostgreSQL takes at most 2^31 - 1 ms (about 24 days) for either setting.
+    if (!/^\d+$/.test(value) || Number(value) > 2_147_483_647) {
+      throw new ConfigurationError(`${name} must be a whole number of milliseconds (0 for the server's own setting), not "${value}"`);
+    }
+    return Number(value);
+  };
+  return {
+    lockTimeoutMs: milliseconds('DATABASE_LOCK_TIMEOUT_MS', DEFAULT_DATABASE_TIMEOUTS.lockTimeoutMs),
+    statementTimeoutMs: milliseconds('DATABASE_STATEMENT_TIMEOUT_MS', DEFAULT_DATABASE_TIMEOUTS.statementTimeoutMs),
+  };
+}
+
 export function readS3Settings(env: Env): S3Settings {
-  const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
+  const endpointName = env.AWS_ENDPOINT_URL_S3 !== undefined ? 'AWS_ENDPOINT_URL_S3' : 'AWS_ENDPOINT_URL';
+  const endpoint = env[endpointName];
   if (endpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(endpoint)) {
-    throw new ConfigurationError('AWS_ENDPOINT_URL_S3 must be an http(s) URL');
+    throw new ConfigurationError(`${endpointName} must be an http(s) URL`);
   }
+  if (endpoint !== undefined) assertUrl(endpointName, endpoint, 'http://127.0.0.1:9000');
   return {
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'eu-west-2',
     endpoint,
     forcePathStyle: readBoolean(env, 'S3_FORCE_PATH_STYLE', endpoint !== undefined),
   };
+}
+
+/**
+ * Variable `name` holds a URL that parses, or a ConfigurationError names the variable (the URL
+ * parser's own error, `TypeError: Invalid URL`, names nothing). The value is never repeated: a
+ * database URL holds a password.
+ */
+function assertUrl(name: string, value: string, example: string): void {
+  if (URL.canParse(value)) return;
+  const credentials = example.includes('@') ? ' (in the user name and password, percent-encode @ : / ? #, e.g. @ as %40)' : '';
+  throw new ConfigurationError(`${name} is not a valid URL: expected one like ${example}${credentials}`);
 }
 
 function required(env: Env, name: string): string {

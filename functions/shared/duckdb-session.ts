@@ -18,12 +18,25 @@ export interface DuckDbSession {
 }
 
 /**
+ * A session's folder is named `totesys-duckdb-<pid>-<random>`: a process killed mid-session (a
+ * local run stopped with kill -9, a crash) never removes its folder, and the name says whose it
+ * was, so the next local run can remove those of processes that are gone (scripts/local/leftovers.ts).
+ */
+export const DUCKDB_SESSION_PREFIX = 'totesys-duckdb-';
+
+/** The PID of the process that made session folder `name`, or undefined when `name` is not one. */
+export function duckDbSessionOwner(name: string): number | undefined {
+  const match = /^totesys-duckdb-(\d+)-/.exec(name);
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
  * Runs `work` with an in-memory DuckDB whose home, temp and extension folders live in a fresh
  * folder under `workRoot`, with an explicit memory limit and thread count; the folder is removed
  * afterwards, whether `work` succeeded or failed, so a warm Lambda's /tmp never fills up.
  */
 export async function withDuckDb<T>(settings: DuckDbSettings, work: (session: DuckDbSession) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(path.join(settings.workRoot, 'duckdb-'));
+  const dir = await mkdtemp(path.join(settings.workRoot, `${DUCKDB_SESSION_PREFIX}${process.pid}-`));
   await mkdir(path.join(dir, 'out'));
   let instance: DuckDBInstance | undefined;
   let connection: DuckDBConnection | undefined;

@@ -1,8 +1,10 @@
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import type { Sql } from 'postgres';
 import { openDatabase } from '../../functions/shared/database';
+import { ConfigurationError } from '../../functions/shared/errors';
 import { seedTotesys } from '../totesys/generate';
-import { createTotesysSchema } from '../totesys/schema';
+import { createTotesysSchema, dropTotesysSchema, existingTotesysTables, TOTESYS_TABLES_IN_INSERT_ORDER } from '../totesys/schema';
+import { preparePipelineHome } from './home';
 import { ensureDatabase, startEmbeddedPostgres, type LocalPostgres } from './postgres';
 import { startLocalS3, type LocalS3 } from './s3';
 
@@ -11,7 +13,7 @@ import { startLocalS3, type LocalS3 } from './s3';
  * incremental and deleting the folder starts over: the two buckets (an S3 server over
  * `home/s3`), and ToteSys and the warehouse (the databases named by TOTESYS_DATABASE_URL and
  * WAREHOUSE_DATABASE_URL, or else an embedded PostgreSQL in `home/postgres`, with ToteSys created
- * and seeded on the first run).
+ * and seeded on the first run, and seeded again by the next run when that seed did not finish).
  */
 export interface LocalEnvironment {
   readonly home: string;
@@ -32,12 +34,26 @@ export interface LocalEnvironmentOptions {
   readonly log?: (message: string) => void;
 }
 
+/**
+ * LOCAL_SEED_SCALE: the scale of the ToteSys the first run seeds (1 = about the real database),
+ * read before anything starts so that a bad value is named at once.
+ */
+export function readSeedScale(env: Readonly<Record<string, string | undefined>> = process.env): number {
+  const text = env.LOCAL_SEED_SCALE;
+  if (text === undefined || text.trim() === '') return 1;
+  const scale = Number(text);
+  if (!Number.isFinite(scale) || scale <= 0) {
+    throw new ConfigurationError(`LOCAL_SEED_SCALE must be a positive number (1 = about the real ToteSys, 0.1 a tenth of it), not "${text}"`);
+  }
+  return scale;
+}
+
 export const LOCAL_BUCKETS = { ingestion: 'totesys-ingestion', processed: 'totesys-processed' } as const;
 
 export async function startLocalEnvironment(options: LocalEnvironmentOptions): Promise<LocalEnvironment> {
   const log = options.log ?? (() => {});
   const home = path.resolve(options.home);
-  mkdirSync(home, { recursive: true });
+  preparePipelineHome(home);
   const s3: LocalS3 = await startLocalS3({ directory: path.join(home, 's3'), buckets: Object.values(LOCAL_BUCKETS), port: options.s3Port });
   let postgres: LocalPostgres | undefined;
   let seeded = false;
@@ -46,21 +62,15 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions): P
     let warehouseUrl = options.warehouseUrl;
     if (!totesysUrl || !warehouseUrl) {
       log(`Starting embedded PostgreSQL in ${path.join(home, 'postgres')}`);
-      postgres = await startEmbeddedPostgres(path.join(home, 'postgres', 'data'));
+      postgres = await startEmbeddedPostgres(path.join(home, 'postgres', 'data'), undefined, { note: log });
       if (!totesysUrl) {
         const totesys = await ensureDatabase(postgres.adminUrl, 'totesys');
         totesysUrl = totesys.url;
-        if (totesys.created) {
-          const scale = options.seedScale ?? 1;
-          log(`Creating ToteSys and seeding it at scale ${scale} (first run)`);
-          const sql = openDatabase(totesysUrl, { max: 4 });
-          try {
-            await createTotesysSchema(sql);
-            await seedTotesys(sql, { scale });
-          } finally {
-            await sql.end();
-          }
-          seeded = true;
+        const sql = openDatabase(totesysUrl, { max: 4 });
+        try {
+          seeded = await seedUnlessSeeded(sql, totesys.created, options.seedScale ?? 1, log);
+        } finally {
+          await sql.end();
         }
       }
       warehouseUrl ??= (await ensureDatabase(postgres.adminUrl, 'warehouse')).url;
@@ -92,4 +102,32 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions): P
     await postgres?.stop();
     throw error;
   }
+}
+
+/**
+ * Seeds the embedded ToteSys unless it is seeded already. The first run seeds it; a seed cut
+ * short (Ctrl-C, a crash, a bad scale) leaves it without tables, with some, or with empty ones
+ * (the schema and the rows are each written in one transaction), and the next run sees that and
+ * seeds it again, instead of running the pipeline on an empty ToteSys for ever. A ToteSys with
+ * rows is never touched. Returns whether it seeded.
+ */
+async function seedUnlessSeeded(sql: Sql, created: boolean, scale: number, log: (message: string) => void): Promise<boolean> {
+  const state = created ? 'new' : await seedState(sql);
+  if (state === 'seeded') return false;
+  if (state === 'new') log(`Creating ToteSys and seeding it at scale ${scale} (first run)`);
+  else log(`ToteSys is ${state === 'empty' ? 'empty' : 'half made'}: the first run's seed did not finish. Seeding it again at scale ${scale}`);
+  if (state === 'partial') await dropTotesysSchema(sql);
+  if (state !== 'empty') await createTotesysSchema(sql);
+  await seedTotesys(sql, { scale });
+  return true;
+}
+
+/** `seeded`: some table has rows. Otherwise `empty`: every table there, none with rows; `partial`: tables missing (or all). */
+async function seedState(sql: Sql): Promise<'partial' | 'empty' | 'seeded'> {
+  const tables = await existingTotesysTables(sql);
+  for (const table of tables) {
+    const [row] = await sql`SELECT EXISTS (SELECT 1 FROM ${sql(table)}) AS filled`;
+    if (row?.filled) return 'seeded';
+  }
+  return tables.length === TOTESYS_TABLES_IN_INSERT_ORDER.length ? 'empty' : 'partial';
 }

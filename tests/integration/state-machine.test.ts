@@ -7,6 +7,7 @@ import { readExecutions, resumeInput, runLocalExecution, type ExecutionRecord, t
 import { STEP_STATE, type PipelineStep } from '../../state-machine/definition';
 import { useTestDatabase } from '../support/database';
 import {
+
   counted,
   dumpWarehouseContent,
   namedError,
@@ -24,6 +25,9 @@ import {
  * Faults are injected by wrapping a real handler: the state machine sees only the error's name,
  * as it sees a Lambda's error type. Retries wait 1 ms instead of the definition's backoff.
  */
+
+/** What Transform reports when nothing is held in quarantine. */
+const NOTHING_HELD = { held: 0, added: 0, released: 0, closed: 0, rows: [], message: '' };
 
 const BATCH_1 = '0000000001';
 const SAMPLE_SALES_ORDERS = 33;
@@ -162,6 +166,27 @@ describe('the pipeline state machine, run locally over the real steps', () => {
       expect(await countRows(warehouse.sql, 'fact_sales_order')).toBe(SAMPLE_SALES_ORDERS);
     },
   );
+
+  it('succeeds with a bad row held in quarantine, and sends one alert listing it; the next run after the fix sends none', async () => {
+    const local = await startPipeline();
+    await totesys.sql`UPDATE sales_order SET agreed_payment_date = '2022-02-30' WHERE sales_order_id = 4`;
+
+    const record = await runLocalExecution({ home: local.home, handlers: local.realHandlers(), retryIntervalMs: 1 });
+
+    expect(record.status).toBe('SUCCEEDED');
+    expect(record.output).toMatchObject({ transform: { quarantine: { held: 1, rows: [expect.objectContaining({ table: 'sales_order', key: '4' })] } } });
+    expect(await countRows(warehouse.sql, 'fact_sales_order')).toBe(SAMPLE_SALES_ORDERS - 1);
+    expect(record.alerts.map((alert) => alert.subject)).toEqual(['ToteSys pipeline succeeded with 1 rows in quarantine']);
+    expect(record.alerts[0]!.message).toContain('- sales_order key 4, field agreed_payment_date: "2022-02-30" is not a date (YYYY-MM-DD)');
+    expect(readNotifications(local.home)).toHaveLength(1);
+
+    await totesys.sql`UPDATE sales_order SET agreed_payment_date = '2022-03-01' WHERE sales_order_id = 4`;
+    const healed = await runLocalExecution({ home: local.home, handlers: local.realHandlers(), retryIntervalMs: 1 });
+    expect(healed.status).toBe('SUCCEEDED');
+    expect(healed.output).toMatchObject({ transform: { quarantine: { held: 0, released: 0, closed: 1 } } });
+    expect(healed.alerts).toEqual([]);
+    expect(await countRows(warehouse.sql, 'fact_sales_order')).toBe(SAMPLE_SALES_ORDERS);
+  });
 
   it('fails at once on a permanent error in Transform, with one alert naming the execution, the step, the error and the re-run input', async () => {
     const local = await startPipeline();
@@ -474,7 +499,7 @@ describe('the verification execution, run locally', () => {
         await release.promise;
         return { batchId: null, latestBatchId: BATCH_1, totalRows: 0, rows: {} };
       }),
-      transform: counted(async () => ({ latestBatchId: BATCH_1, transformedBatchIds: [], rows: {} })),
+      transform: counted(async () => ({ latestBatchId: BATCH_1, transformedBatchIds: [], rows: {}, quarantine: NOTHING_HELD })),
       load: counted(async () => ({ latestBatchId: BATCH_1, loadedBatchIds: [], rows: {} })),
     };
     const pipelineRun = run(pipelineSteps, counted(async () => result(0)), { name: 'pipeline', input: {} });
@@ -516,7 +541,7 @@ describe('the verification execution, run locally', () => {
   it('treats any input but {"verify": true} as a pipeline run', async () => {
     const steps = {
       extract: counted(async () => ({ batchId: null, latestBatchId: null, totalRows: 0, rows: {} })),
-      transform: counted(async () => ({ latestBatchId: null, transformedBatchIds: [], rows: {} })),
+      transform: counted(async () => ({ latestBatchId: null, transformedBatchIds: [], rows: {}, quarantine: NOTHING_HELD })),
       load: counted(async () => ({ latestBatchId: null, loadedBatchIds: [], rows: {} })),
     };
     const verify = counted(async () => result(0));

