@@ -74,8 +74,11 @@ export interface NumberedLine {
   readonly text: string;
 }
 
-/** Visits every line of a gzipped JSONL file, in order; only for the rare paths (a bad row), never the data path. */
-export async function forEachLine(file: string, visit: (line: NumberedLine) => void): Promise<void> {
+/**
+ * Visits the lines of a gzipped JSONL file in order, until `visit` returns true; only for the rare
+ * paths (a bad row), never the data path.
+ */
+export async function forEachLine(file: string, visit: (line: NumberedLine) => boolean | void): Promise<void> {
   const source = createReadStream(file);
   const gunzip = createGunzip();
   const lines = createInterface({ input: source.pipe(gunzip), crlfDelay: Infinity });
@@ -83,9 +86,10 @@ export async function forEachLine(file: string, visit: (line: NumberedLine) => v
     let number = 0;
     for await (const text of lines) {
       number += 1;
-      visit({ line: number, text });
+      if (visit({ line: number, text })) return;
     }
   } finally {
+    // Closing the reader alone leaves the file open: a warm Lambda would keep the deleted file's space.
     lines.close();
     gunzip.destroy();
     source.destroy();

@@ -1,8 +1,5 @@
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { createGunzip } from 'node:zlib';
 import { TEXT_DATE_COLUMNS, TOTESYS_ENUM_LABELS, type SourceTable } from '../shared/totesys-tables';
-import { keyOfLine } from '../shared/quarantine';
+import { forEachLine, keyOfLine } from '../shared/quarantine';
 import { isDayColumn, isRequired, type DateBounds } from './source-columns';
 
 /** The first bad line of a JSONL object: its 1-based line number, the field, and what is wrong. */
@@ -20,23 +17,13 @@ export interface BadLine {
  * data path itself never parses rows in JavaScript.
  */
 export async function findFirstBadLine(file: string, table: SourceTable, bounds?: DateBounds): Promise<BadLine | undefined> {
-  const source = createReadStream(file);
-  const gunzip = createGunzip();
-  const lines = createInterface({ input: source.pipe(gunzip), crlfDelay: Infinity });
-  try {
-    let number = 0;
-    for await (const text of lines) {
-      number += 1;
-      const problem = lineProblem(text, table, bounds);
-      if (problem) return { line: number, key: keyOfLine(text, table.primaryKey), ...problem };
-    }
-    return undefined;
-  } finally {
-    // Closing the reader alone leaves the file open: a warm Lambda would keep the deleted file's space.
-    lines.close();
-    gunzip.destroy();
-    source.destroy();
-  }
+  let found: BadLine | undefined;
+  await forEachLine(file, ({ line, text }) => {
+    const problem = lineProblem(text, table, bounds);
+    if (problem) found = { line, key: keyOfLine(text, table.primaryKey), ...problem };
+    return found !== undefined;
+  });
+  return found;
 }
 
 export function lineProblem(text: string, table: SourceTable, bounds?: DateBounds): { field: string | null; problem: string } | undefined {
