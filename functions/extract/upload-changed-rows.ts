@@ -44,16 +44,22 @@ export async function uploadChangedRows(
     leavePartsOnError: false,
   });
   const streaming = pipeline(Readable.from(gathered(first.value, rows), { objectMode: false }), lines, createGzip({ level: 1 }), bytes, body);
-  // Whichever side fails first stops the other, so neither a half-read COPY nor a half-done upload lingers.
+  // Whichever side fails first stops the other, so neither a half-read COPY nor a half-done upload
+  // lingers. Both then fail: the first failure is the one reported (a COPY cut short by the
+  // database, not the "Upload aborted" that stopping the upload causes), so it can be told for what it is.
+  let firstFailure: unknown;
+  const failed = (error: unknown): unknown => (firstFailure ??= error);
   await Promise.all([
-    streaming.catch(async (error) => {
+    streaming.catch(async (error: unknown) => {
+      failed(error);
       await upload.abort().catch(() => {});
-      throw error;
+      throw firstFailure;
     }),
-    upload.done().catch((error) => {
-      copy.destroy(error);
-      body.destroy(error);
-      throw error;
+    upload.done().catch((error: unknown) => {
+      failed(error);
+      copy.destroy(error as Error);
+      body.destroy(error as Error);
+      throw firstFailure;
     }),
   ]);
   return { key, rows: lines.count, bytes: bytes.count };

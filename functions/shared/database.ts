@@ -1,9 +1,12 @@
 import { connect, type Socket } from 'node:net';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import postgres, { type Options, type Sql } from 'postgres';
-import type { DatabaseCredentials } from './config';
-import { ConfigurationError, SourceUnavailableError } from './errors';
+import { readDatabaseTimeouts, type DatabaseCredentials, type DatabaseTimeouts } from './config';
+import { ConfigurationError, PipelineError, SourceUnavailableError } from './errors';
+
+/** Which database a connection is to, as error messages name it. */
+export type DatabaseLabel = 'ToteSys' | 'Warehouse';
 
 /** Reads a secret's string value (Secrets Manager in AWS). */
 export type SecretReader = (secretId: string) => Promise<string>;
@@ -38,15 +41,82 @@ export async function resolveDatabaseUrl(credentials: DatabaseCredentials, readS
 
 /** Opens a small connection pool. Never log `url`: it may hold a password. */
 export function openDatabase(url: string, options: Options<Record<string, never>> = {}): Sql {
-  return postgres(url, {
+  return openWatchedDatabase(url, options).sql;
+}
+
+/**
+ * What a pool saw of its connections: how many failed to connect or were closed under it (not
+ * by `end`). With two databases at work together (Verify), a connection error belongs to the
+ * database whose connection failed; the wrapper of a pool whose connections are sound passes it on.
+ */
+interface ConnectionWatch {
+  failures: number;
+  /** Set before the pool is ended: the closes that follow are its own. */
+  ending: boolean;
+}
+
+/** postgres.js's per-connection object, as far as it is used here. */
+interface PoolConnection {
+  readonly id: number;
+  terminate(): void;
+}
+
+type UnsafeQuery = (query: string, args?: unknown, options?: { onexecute?: (connection: PoolConnection) => unknown }) => unknown;
+
+function openWatchedDatabase(url: string, options: Options<Record<string, never>>): { sql: Sql; watch: ConnectionWatch } {
+  const watch: ConnectionWatch = { failures: 0, ending: false };
+  const transactionConnections = new Map<number, PoolConnection>();
+  const sql = postgres(url, {
     max: 2,
     connect_timeout: 15,
     idle_timeout: 20,
     onnotice: () => {},
     ...options,
+    onclose: (id: number) => {
+      options.onclose?.(id);
+      if (!watch.ending) watch.failures += 1;
+      // A connection that closed under a transaction is still the transaction's: postgres.js sends
+      // that transaction's next statement, or its ROLLBACK or COMMIT, to it, and writing to its
+      // null socket throws `TypeError: Cannot read properties of null (reading 'write')` from a
+      // timer, out of every try/catch, ending the process (postgres.js issues #1154 and #1208).
+      // Terminated, the connection refuses them with CONNECTION_DESTROYED; the server has rolled
+      // the transaction back already. Reconnecting it for a later query clears the state.
+      transactionConnections.get(id)?.terminate();
+      transactionConnections.delete(id);
+    },
     // `socket` is a documented option that the package's typings lack.
-    ...({ socket: connectWithoutDelay } as object),
+    ...({
+      socket: (socketOptions: SocketOptions) =>
+        connectWithoutDelay(socketOptions).catch((error: unknown) => {
+          watch.failures += 1;
+          throw error;
+        }),
+    } as object),
   });
+  // `begin` hands its connection to its BEGIN statement's `onexecute`: the one place the
+  // connection objects can be had, kept by id for the close handler above.
+  const pool = sql as unknown as { unsafe: UnsafeQuery };
+  const unsafe = pool.unsafe;
+  pool.unsafe = (...args: Parameters<UnsafeQuery>) => {
+    const onexecute = args[2]?.onexecute;
+    if (onexecute) {
+      args[2] = {
+        ...args[2],
+        onexecute: (connection: PoolConnection) => {
+          transactionConnections.set(connection.id, connection);
+          return onexecute(connection);
+        },
+      };
+    }
+    return unsafe(...args);
+  };
+  return { sql, watch };
+}
+
+interface SocketOptions {
+  host: string[];
+  port: number[];
+  connect_timeout?: number;
 }
 
 /**
@@ -54,7 +124,7 @@ export function openDatabase(url: string, options: Options<Record<string, never>
  * write waits for the server's delayed ACK: about 85 ms per statement, measured here, against
  * 2 ms with TCP_NODELAY. This opens its sockets with no delay.
  */
-function connectWithoutDelay(options: { host: string[]; port: number[]; connect_timeout?: number }): Promise<Socket> {
+function connectWithoutDelay(options: SocketOptions): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: options.host[0] ?? 'localhost', port: options.port[0] ?? 5432, noDelay: true });
     const timer = setTimeout(() => {
@@ -73,12 +143,20 @@ function connectWithoutDelay(options: { host: string[]; port: number[]; connect_
   });
 }
 
-const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED']);
+/** Failing to reach a server, or the server refusing connections for now. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'CONNECT_TIMEOUT', '53300', '57P03']);
+/** A connection lost under the work: closed, reset, or ended by the server (shutdown, pg_terminate_backend, a session timeout). */
+const DROPPED_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'ECONNRESET', 'EPIPE', '57P01', '57P02', '25P03', '57P05']);
+
+function codeOf(error: unknown): string {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' ? code : '';
+}
 
 /** True for failures to reach or stay connected to a server (and its "too many clients" / shutdown states). */
 export function isConnectionFailure(error: unknown): boolean {
-  const code = (error as { code?: string })?.code ?? '';
-  return CONNECTION_ERROR_CODES.has(code) || code.startsWith('08') || code === '53300' || code === '57P01' || code === '57P03';
+  const code = codeOf(error);
+  return UNREACHABLE_CODES.has(code) || DROPPED_CODES.has(code) || code.startsWith('08');
 }
 
 /** Where a URL points, for error messages: host, port and database, never credentials. */
@@ -91,16 +169,132 @@ export function describeDatabase(url: string): string {
   }
 }
 
-/** Runs `work`, turning a connection failure into a retryable SourceUnavailableError naming the database. */
-export async function withConnectionErrors<T>(label: string, url: string, work: () => Promise<T>): Promise<T> {
+/** What an error message needs to know about the database beyond its label and URL. */
+export interface DatabaseErrorContext {
+  /** Where the URL came from, to name the setting to fix (default: the label's `…_DATABASE_URL`). */
+  readonly credentials?: DatabaseCredentials;
+  /** The bounds in force, to name them in a timeout's message. */
+  readonly timeouts?: DatabaseTimeouts;
+  /** The pool's watch (withDatabase): without it, every connection error is taken as this database's. */
+  readonly watch?: ConnectionWatch;
+}
+
+/**
+ * Runs `work`, turning what a database's failures mean into the pipeline's errors, each naming
+ * the database (label, host:port/database) and never its credentials:
+ * - a connection that could not be made or was lost, a lock waited for past `lock_timeout`, a
+ *   statement past `statement_timeout`, a deadlock or serialization failure: a retryable
+ *   SourceUnavailableError (the steps write in transactions, so a retry starts clean);
+ * - a database or role that does not exist, or a refused password: a ConfigurationError that
+ *   names the setting and how to create what is missing.
+ */
+export async function withConnectionErrors<T>(label: DatabaseLabel, url: string, work: () => Promise<T>, context: DatabaseErrorContext = {}): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (isConnectionFailure(error)) {
-      throw new SourceUnavailableError(`${label} database at ${describeDatabase(url)} is unreachable: ${(error as Error).message}`, { cause: error });
-    }
-    throw error;
+    throw translateDatabaseError(label, url, context, error);
   }
+}
+
+/** Marks a retryable error whose database is a guess: the wrapper of another database may widen it. */
+const UNATTRIBUTED = Symbol('unattributed database error');
+type Unattributed = SourceUnavailableError & { [UNATTRIBUTED]?: { readonly databases: string; readonly problem: string } };
+
+function translateDatabaseError(label: DatabaseLabel, url: string, context: DatabaseErrorContext, error: unknown): unknown {
+  const database = `${label} database at ${describeDatabase(url)}`;
+  const unattributed = (error as Unattributed | undefined)?.[UNATTRIBUTED];
+  if (unattributed) {
+    // A server error (a lock or statement timeout …) reaches every database's wrapper alike: the
+    // innermost one named its own database, which may not be the one that raised it.
+    const databases = `${database} or ${unattributed.databases}`;
+    return markUnattributed(new SourceUnavailableError(`${databases}: ${unattributed.problem}`, { cause: error }), databases, unattributed.problem);
+  }
+  if (error instanceof PipelineError) return error;
+  const code = codeOf(error);
+  const message = (error as Error)?.message ?? String(error);
+  const ownConnectionFailed = !context.watch || context.watch.failures > 0;
+  if (isConnectionFailure(error)) {
+    if (!ownConnectionFailed) return error;
+    const what = UNREACHABLE_CODES.has(code) ? 'is unreachable' : 'dropped the connection';
+    return new SourceUnavailableError(`${database} ${what}: ${message}`, { cause: error });
+  }
+  if ((code === '3D000' || code === '28000' || code === '28P01') && (ownConnectionFailed || namesThisDatabase(url, code, message))) {
+    return new ConfigurationError(`${database}: ${message}. ${missingDatabaseAdvice(label, url, code, context.credentials)}`, { cause: error });
+  }
+  const problem = transientProblem(code, message, context.timeouts);
+  if (problem) return markUnattributed(new SourceUnavailableError(`${database}: ${problem}`, { cause: error }), database, problem);
+  return error;
+}
+
+/**
+ * A refused connection's message names the database or the role. It reaches the caller before the
+ * server's close does, so the watch may not have counted it yet: the name tells whose it is.
+ */
+function namesThisDatabase(url: string, code: string, message: string): boolean {
+  const { database, user } = urlParts(url);
+  return message.includes(`"${code === '3D000' ? database : user}"`);
+}
+
+function markUnattributed(error: SourceUnavailableError, databases: string, problem: string): SourceUnavailableError {
+  Object.defineProperty(error, UNATTRIBUTED, { value: { databases, problem }, enumerable: false });
+  return error;
+}
+
+/** Errors the server raises on a sound connection that a later attempt can get past. */
+function transientProblem(code: string, message: string, timeouts: DatabaseTimeouts | undefined): string | undefined {
+  const bound = (ms: number | undefined) => (ms ? `${ms} ms` : "the server's setting");
+  switch (code) {
+    case '55P03':
+      return `a statement waited longer than lock_timeout (${bound(timeouts?.lockTimeoutMs)}, DATABASE_LOCK_TIMEOUT_MS) for a lock another session holds: ${message}`;
+    case '57014':
+      return /statement timeout/.test(message)
+        ? `a statement ran longer than statement_timeout (${bound(timeouts?.statementTimeoutMs)}, DATABASE_STATEMENT_TIMEOUT_MS): ${message}`
+        : `a statement was cancelled: ${message}`;
+    case '40001':
+    case '40P01':
+      return `a conflict with another session: ${message}`;
+    default:
+      return undefined;
+  }
+}
+
+/** The setting a database's URL comes from, and what to do when the database or role is missing. */
+function missingDatabaseAdvice(label: DatabaseLabel, url: string, code: string, credentials: DatabaseCredentials | undefined): string {
+  const prefix = label === 'ToteSys' ? 'TOTESYS' : 'WAREHOUSE';
+  const setting = credentials && 'secretId' in credentials ? `the secret ${credentials.secretId} (${prefix}_SECRET_ID)` : `${prefix}_DATABASE_URL`;
+  const { host, port, database, user } = urlParts(url);
+  const server = `-h ${host} -p ${port}`;
+  if (code === '3D000') {
+    const then =
+      label === 'ToteSys'
+        ? 'then give it the ToteSys schema and data (for a local ToteSys, npm run seed -- --scale 1 creates and seeds the tables)'
+        : "Load's migrations then create its schema on the next run";
+    return `Create the database with: createdb ${server} ${database} (as a user allowed to create databases); ${then}. Or point ${setting} at the database that exists`;
+  }
+  if (code === '28P01') return `Check the user name and password in ${setting}`;
+  return (
+    `Check the user name in ${setting}; a missing role is created with: createuser ${server} --login --pwprompt ${user}` +
+    " (then grant it what it needs, docs/deploy.md); a host the server refuses is allowed in the server's pg_hba.conf"
+  );
+}
+
+function urlParts(url: string): { host: string; port: string; database: string; user: string } {
+  try {
+    const parsed = new URL(url);
+    return {
+      host: parsed.hostname,
+      port: parsed.port || '5432',
+      database: decodeURIComponent(parsed.pathname.slice(1)) || '<database>',
+      user: decodeURIComponent(parsed.username) || '<user>',
+    };
+  } catch {
+    return { host: '<host>', port: '5432', database: '<database>', user: '<user>' };
+  }
+}
+
+/** An error of postgres.js's COPY TO STDOUT stream on a connection whose socket is gone, as a connection failure. */
+function connectionGone(cause: unknown): Error {
+  return Object.assign(new Error('the connection closed during COPY', { cause }), { code: 'CONNECTION_CLOSED' });
 }
 
 /**
@@ -108,11 +302,22 @@ export async function withConnectionErrors<T>(label: string, url: string, work: 
  * when the last CopyData fills the stream's buffer in the same socket chunk as CopyDone, the
  * library pauses the socket and never resumes it, and the connection's next query hangs. Calling
  * the stream's read hook once it has ended resumes the socket (it is what the library's own fix,
- * pull request #1016, does).
+ * pull request #1016, does). That hook resumes the connection's socket without checking it is
+ * still there: once the connection has closed, it throws a TypeError (reading 'resume') out of
+ * the stream's close event, so here it fails the stream as a lost connection instead.
  */
 export async function copyOut(sql: Pick<Sql, 'unsafe'>, query: string): Promise<Readable> {
   const stream = (await sql.unsafe(query).readable()) as Readable;
-  const resumeSocket = () => (stream as unknown as { _read(size: number): void })._read(0);
+  const internals = stream as unknown as { _read(size: number): void };
+  const read = internals._read.bind(stream);
+  internals._read = (size: number) => {
+    try {
+      read(size);
+    } catch (error) {
+      stream.destroy(connectionGone(error));
+    }
+  };
+  const resumeSocket = () => internals._read(0);
   stream.once('end', resumeSocket);
   stream.once('close', resumeSocket);
   return stream;
@@ -127,6 +332,7 @@ export async function copyOut(sql: Pick<Sql, 'unsafe'>, query: string): Promise<
 export async function copyIn(sql: Pick<Sql, 'unsafe'>, query: string, source: Readable): Promise<void> {
   const pending = sql.unsafe(query);
   const writable = await pending.writable();
+  guardSocketWrites(writable);
   const internals = pending as unknown as { reject?: (error: unknown) => void };
   const reject = internals.reject;
   if (typeof reject === 'function') {
@@ -139,16 +345,54 @@ export async function copyIn(sql: Pick<Sql, 'unsafe'>, query: string, source: Re
 }
 
 /**
- * Runs `work` with a one-connection pool to the database `credentials` name, opened for this call
- * and closed after it (a Lambda connects per invocation, so rotated credentials are picked up);
- * a connection failure becomes a retryable SourceUnavailableError naming the database.
+ * When the connection closes mid-copy (a FIN, not a reset), postgres.js's close handler fails its
+ * COPY FROM STDIN stream after setting the socket to null, and the stream's destroy hook then
+ * writes "CopyFail" to that null socket: a TypeError (reading 'write') thrown out of the close
+ * handler, which then neither rejects the copy nor reports the close. The hook calls back before
+ * it writes, and the server is gone with the transaction: there is nobody left to tell.
  */
-export async function withDatabase<T>(label: string, credentials: DatabaseCredentials, readSecret: SecretReader, work: (sql: Sql) => Promise<T>): Promise<T> {
+function guardSocketWrites(writable: Writable): void {
+  const internals = writable as unknown as { _destroy(error: Error | null, callback: (error?: Error | null) => void): void };
+  const destroy = internals._destroy.bind(writable);
+  internals._destroy = (error, callback) => {
+    try {
+      destroy(error, callback);
+    } catch {
+      // Already called back with `error`: the stream fails with it.
+    }
+  };
+}
+
+/** The session settings that bound a step's waits; a bound of 0 leaves the server's own. */
+function sessionSettings(timeouts: DatabaseTimeouts): Record<string, number> {
+  const settings: Record<string, number> = {};
+  if (timeouts.lockTimeoutMs > 0) settings.lock_timeout = timeouts.lockTimeoutMs;
+  if (timeouts.statementTimeoutMs > 0) settings.statement_timeout = timeouts.statementTimeoutMs;
+  return settings;
+}
+
+/**
+ * Runs `work` with a one-connection pool to the database `credentials` name, opened for this call
+ * and closed after it (a Lambda connects per invocation, so rotated credentials are picked up).
+ * Every connection starts with `lock_timeout` and `statement_timeout` set from `timeouts`
+ * (DATABASE_LOCK_TIMEOUT_MS, DATABASE_STATEMENT_TIMEOUT_MS; a URL's own `?lock_timeout=` wins),
+ * and failures become the pipeline's errors naming the database (withConnectionErrors).
+ */
+export async function withDatabase<T>(
+  label: DatabaseLabel,
+  credentials: DatabaseCredentials,
+  readSecret: SecretReader,
+  work: (sql: Sql) => Promise<T>,
+  timeouts: DatabaseTimeouts = readDatabaseTimeouts(),
+): Promise<T> {
   const url = await resolveDatabaseUrl(credentials, readSecret);
-  const sql = openDatabase(url, { max: 1 });
+  // The pool lives for this call only: no idle or lifetime closes, so every close it sees is a failure.
+  const { sql, watch } = openWatchedDatabase(url, { max: 1, idle_timeout: 0, max_lifetime: 0, connection: sessionSettings(timeouts) });
   try {
-    return await withConnectionErrors(label, url, () => work(sql));
+    return await withConnectionErrors(label, url, () => work(sql), { credentials, timeouts, watch });
   } finally {
-    await sql.end({ timeout: 5 });
+    watch.ending = true;
+    // After a lost connection nothing is left to finish: close at once rather than wait out the grace time.
+    await sql.end({ timeout: watch.failures > 0 ? 0 : 5 });
   }
 }
