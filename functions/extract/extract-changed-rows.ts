@@ -53,6 +53,8 @@ export async function extractChangedRows(deps: ExtractDependencies): Promise<Ext
     // The first statement fixes the transaction's snapshot: every table is read as of this instant.
     const [{ snapshot: snapshotText }] = (await tx`SELECT pg_current_snapshot()::text AS snapshot`) as unknown as [{ snapshot: string }];
     const snapshot = parseSnapshot(snapshotText);
+    // The schema first: a lake's identity is never born from a database that is not ToteSys.
+    await assertSourceSchema(tx, Object.values(TOTESYS_TABLES));
     const lake = await ensureLakeIdentity(deps.s3, deps.ingestionBucket, await readSourceIdentity(tx), now());
     if (previous && parseSnapshot(previous.state.snapshot).xmax > snapshot.xmax) {
       throw new PipelineStateError(
@@ -60,7 +62,6 @@ export async function extractChangedRows(deps: ExtractDependencies): Promise<Ext
           'the database was restored or replaced, so the extraction state no longer applies; start a new ingestion bucket or prefix',
       );
     }
-    await assertSourceSchema(tx, Object.values(TOTESYS_TABLES));
     for (const [name, value] of Object.entries(extractionBounds(snapshot, previous?.state))) {
       await tx`SELECT set_config(${name}, ${value}, true)`;
     }

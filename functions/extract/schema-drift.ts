@@ -16,6 +16,14 @@ export async function assertSourceSchema(sql: Sql, tables: readonly SourceTable[
     JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
     WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname = ANY(${names})
       AND a.attnum > 0 AND NOT a.attisdropped`;
+  if (live.length === 0) {
+    // Not a drift: a database that never was ToteSys (an empty one, or the wrong one).
+    const [{ name }] = (await sql<{ name: string }[]>`SELECT current_database() AS name`) as unknown as [{ name: string }];
+    throw new SchemaDriftError(
+      `ToteSys database ${name} has none of the ${names.length} ToteSys tables (${names.join(', ')}), so nothing was extracted. ` +
+        'Check that TOTESYS_DATABASE_URL (in AWS, the ToteSys secret) names the ToteSys database; to make a ToteSys to try the pipeline on, run npm run seed against it.',
+    );
+  }
   const problems = schemaDifferences(tables, live);
   if (problems.length > 0) {
     throw new SchemaDriftError(`ToteSys schema drift, nothing extracted: ${problems.join('; ')}`);

@@ -185,6 +185,14 @@ describe('extract', () => {
     }
   });
 
+  it('says a database with none of the ToteSys tables is not ToteSys, and how to make one, writing nothing', async () => {
+    for (const table of TOTESYS_TABLE_NAMES) await db.sql.unsafe(`DROP TABLE "${table}" CASCADE`);
+    const failure = extract();
+    await expect(failure).rejects.toBeInstanceOf(SchemaDriftError);
+    await expect(failure).rejects.toThrow(/ToteSys database \S+ has none of the 11 ToteSys tables .*TOTESYS_DATABASE_URL.*npm run seed/);
+    expect(await listKeys(s3, bucket)).toEqual([]);
+  });
+
   describe('schema drift is detected before anything is written', () => {
     const cases: [string, string, RegExp][] = [
       ['a column added', 'ALTER TABLE staff ADD COLUMN nickname text', /staff\.nickname \(text\) was added/],
