@@ -146,6 +146,22 @@ describe('transient database failures', () => {
     }
   }
 
+  /**
+   * Runs `work` while the gate is closed, terminates the backend of `db` once it waits on the gate
+   * in a statement LIKE `pattern`, and returns what `work` failed with (undefined if it succeeded).
+   */
+  async function failureWhenTerminated(db: { sql: Sql; url: string }, pattern: string, work: () => Promise<unknown>): Promise<unknown> {
+    const gate = await closeGate(db.sql);
+    try {
+      const running = work();
+      running.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
+      await terminate(db.sql, await waitingBackend(db.sql, nameOf(db.url), pattern));
+      return await running.then(() => undefined, (error: unknown) => error);
+    } finally {
+      await gate.open();
+    }
+  }
+
   async function terminate(admin: Sql, pid: number): Promise<void> {
     const [row] = await admin<{ done: boolean }[]>`SELECT pg_terminate_backend(${pid}) AS done`;
     expect(row?.done).toBe(true);
@@ -173,15 +189,7 @@ describe('transient database failures', () => {
   it('a ToteSys connection terminated mid-COPY fails Extract as retryable, naming ToteSys, with no batch committed; the retry ends as a clean run', async () => {
     const bucket = await freshBucket(s3, 'ingestion');
     const env = { TOTESYS_DATABASE_URL: readerUrl, INGESTION_BUCKET: bucket };
-    const gate = await closeGate(totesys.sql);
-    let failure: unknown;
-    try {
-      const extract = invoke('extract', env);
-      await terminate(totesys.sql, await waitingBackend(totesys.sql, nameOf(totesys.url), 'COPY (%'));
-      failure = await extract.then(() => undefined, (error: unknown) => error);
-    } finally {
-      await gate.open();
-    }
+    const failure = await failureWhenTerminated(totesys, 'COPY (%', () => invoke('extract', env));
 
     expect(failure).toMatchObject({ name: 'SourceUnavailableError' });
     expect((failure as Error).message).toMatch(new RegExp(`^ToteSys database at ${where(totesys.url)} dropped the connection`));
@@ -213,16 +221,7 @@ describe('transient database failures', () => {
     // With bulkRows 1 every table's first load is a COPY straight into it (the big-first-load path).
     const load = () =>
       withDatabase('Warehouse', { url: warehouse.url }, noSecrets, (sql) => loadPendingBatches({ warehouse: sql, s3, processedBucket, duckdb, bulkRows: 1 }));
-    const gate = await closeGate(warehouse.sql);
-    let failure: unknown;
-    try {
-      const loading = load();
-      loading.catch(() => {});
-      await terminate(warehouse.sql, await waitingBackend(warehouse.sql, nameOf(warehouse.url), 'COPY fact_sales_order %'));
-      failure = await loading.then(() => undefined, (error: unknown) => error);
-    } finally {
-      await gate.open();
-    }
+    const failure = await failureWhenTerminated(warehouse, 'COPY fact_sales_order %', () => load());
 
     expect(failure).toMatchObject({ name: 'SourceUnavailableError' });
     expect((failure as Error).message).toMatch(new RegExp(`^Warehouse database at ${where(warehouse.url)} dropped the connection`));
@@ -237,15 +236,7 @@ describe('transient database failures', () => {
     await migrateWarehouse(warehouse.sql);
     await gateInserts(warehouse.sql, 'dim_counterparty', 'true');
     const env = { WAREHOUSE_DATABASE_URL: warehouse.url, PROCESSED_BUCKET: processedBucket };
-    const gate = await closeGate(warehouse.sql);
-    let failure: unknown;
-    try {
-      const loading = invoke('load', env);
-      await terminate(warehouse.sql, await waitingBackend(warehouse.sql, nameOf(warehouse.url), 'INSERT INTO dim_counterparty %'));
-      failure = await loading.then(() => undefined, (error: unknown) => error);
-    } finally {
-      await gate.open();
-    }
+    const failure = await failureWhenTerminated(warehouse, 'INSERT INTO dim_counterparty %', () => invoke('load', env));
 
     expect(failure).toMatchObject({ name: 'SourceUnavailableError' });
     expect((failure as Error).message).toMatch(new RegExp(`^Warehouse database at ${where(warehouse.url)} dropped the connection`));
@@ -334,15 +325,7 @@ describe('transient database failures', () => {
 
   it('a ToteSys connection terminated during Verify names ToteSys, not the warehouse Verify also holds', async () => {
     const env = { TOTESYS_DATABASE_URL: readerUrl, WAREHOUSE_DATABASE_URL: clean.url, INGESTION_BUCKET: ingestionBucket };
-    const gate = await closeGate(totesys.sql);
-    let failure: unknown;
-    try {
-      const verifying = invoke('verify', env);
-      await terminate(totesys.sql, await waitingBackend(totesys.sql, nameOf(totesys.url), '%sales_order%'));
-      failure = await verifying.then(() => undefined, (error: unknown) => error);
-    } finally {
-      await gate.open();
-    }
+    const failure = await failureWhenTerminated(totesys, '%sales_order%', () => invoke('verify', env));
     expect(failure).toMatchObject({ name: 'SourceUnavailableError' });
     expect((failure as Error).message).toMatch(new RegExp(`^ToteSys database at ${where(totesys.url)} dropped the connection`));
   });
