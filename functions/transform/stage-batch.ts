@@ -103,7 +103,6 @@ async function stageRawRows(session: DuckDbSession, raw: RawObject): Promise<Hel
   const name = table.name;
   const where = `table ${name}, object ${object}`;
   let bad: HeldRow[] | undefined;
-  let readable = file;
   try {
     await session.run(`CREATE TABLE raw_${name} AS SELECT * FROM read_json($1, format = 'newline_delimited', compression = 'gzip', columns = ${rawJsonColumns(table)})`, [file]);
   } catch (error) {
@@ -112,8 +111,12 @@ async function stageRawRows(session: DuckDbSession, raw: RawObject): Promise<Hel
     bad = await findBadLines(raw);
     const unreadable = new Set(bad.filter((row) => row.field === null).map((row) => row.line));
     if (unreadable.size === 0) throw await badInput(file, table, where, (error as Error).message, policy);
-    readable = path.join(path.dirname(file), `${name}.readable.jsonl.gz`);
-    await writeLines(readable, linesExcept(file, unreadable));
+    const readable = path.join(path.dirname(file), `${name}.readable.jsonl.gz`);
+    const kept: string[] = [];
+    await forEachLine(file, ({ line, text }) => {
+      if (!unreadable.has(line)) kept.push(text);
+    });
+    await writeLines(readable, kept);
     await session.run(`CREATE TABLE raw_${name} AS SELECT * FROM read_json($1, format = 'newline_delimited', compression = 'gzip', columns = ${rawJsonColumns(table)})`, [readable]);
   }
   const [{ total }] = (await session.rows<{ total: bigint }>(`SELECT count(*) AS total FROM raw_${name}`)) as [{ total: bigint }];
@@ -121,8 +124,9 @@ async function stageRawRows(session: DuckDbSession, raw: RawObject): Promise<Hel
   if (Number(total) + unreadableLines !== raw.rows) {
     throw new BadInputError(`Bad input in ${where}: ${Number(total) + unreadableLines} rows, but the manifest says ${raw.rows}`);
   }
-  if ((await brokenRule(session, table, policy)) === undefined) return bad ?? [];
-  if (policy.strict) throw await badInput(file, table, where, `field ${(await brokenRule(session, table, policy))!} has a value that is missing or not of its type`, policy);
+  const broken = await brokenRule(session, table, policy);
+  if (broken === undefined) return bad ?? [];
+  if (policy.strict) throw await badInput(file, table, where, `field ${broken} has a value that is missing or not of its type`, policy);
   bad ??= await findBadLines(raw);
   const keys = bad.filter((row) => row.field !== null).map((row) => row.key);
   await deleteKeys(session, `raw_${name}`, table.primaryKey, keys);
@@ -233,18 +237,10 @@ export async function linesWithKeys(file: string, primaryKey: string, keys: Read
   return found;
 }
 
-async function* linesExcept(file: string, skip: ReadonlySet<number>): AsyncGenerator<string> {
-  const kept: string[] = [];
-  await forEachLine(file, ({ line, text }) => {
-    if (!skip.has(line)) kept.push(text);
-  });
-  yield* kept;
-}
-
-async function writeLines(file: string, lines: Iterable<string> | AsyncIterable<string>): Promise<void> {
+async function writeLines(file: string, lines: Iterable<string>): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
-  async function* withNewlines() {
-    for await (const line of lines) yield `${line}\n`;
+  function* withNewlines() {
+    for (const line of lines) yield `${line}\n`;
   }
   await pipeline(Readable.from(withNewlines()), createGzip({ level: 1 }), createWriteStream(file));
 }
