@@ -38,7 +38,7 @@ import { BadInputError } from '../../functions/shared/errors';
 import { ingestionObjectKey, type IngestedTable, type IngestionManifest } from '../../functions/shared/ingestion-manifest';
 import type { ProcessedManifest } from '../../functions/shared/processed-manifest';
 import { TOTESYS_TABLE_NAMES, type TotesysTableName } from '../../functions/shared/totesys-tables';
-import { DEFAULT_ROW_POLICY } from '../../functions/shared/quarantine';
+import { DEFAULT_ROW_POLICY, readHeldRows } from '../../functions/shared/quarantine';
 import { transformPendingBatches, type TransformDependencies } from '../../functions/transform/transform-batches';
 import { freshBucket, listKeys, useLocalS3 } from '../support/local-s3';
 import { readParquetRows } from '../support/parquet';
@@ -223,6 +223,20 @@ describe('transform of bad input', () => {
     const { error, keys } = await failsAsBatch1(bad);
     expectBadInput(error, { table: 'sales_order', object: object(keys.sales_order), line: 17 });
     expect(error.message).toMatch(/JSON/);
+  });
+
+  it('by default holds a malformed (truncated) JSON line in quarantine, with its line, and transforms the rest of the object', async () => {
+    const bad = withLineText(sampleBatch(), 'sales_order', 17, (line) => line.slice(0, 60));
+    const keys = await writeIngestionBatch(s3, ingestion, BATCH_1, bad);
+    const result = await transformPendingBatches(deps({ rows: DEFAULT_ROW_POLICY }));
+    expect(result.rows.fact_sales_order).toBe(32);
+    expect(result.quarantine).toMatchObject({ held: 1, added: 1 });
+    expect(result.quarantine.rows).toEqual([expect.objectContaining({ table: 'sales_order', field: null, reason: expect.stringMatching(/^malformed JSON/) })]);
+    const manifest = (await readLatestManifest<ProcessedManifest>(s3, processed))!;
+    expect(manifest.quarantine).toMatchObject({ held: 1, key: expect.stringMatching(/^quarantine\/batch-0000000001\//) });
+    expect(await readHeldRows(s3, processed, manifest.quarantine!.key)).toEqual([
+      expect.objectContaining({ key: null, line: 17, object: object(keys.sales_order), text: bad.sales_order![16] }),
+    ]);
   });
 
   it('rejects a row missing a required field, naming the line and the field', async () => {
