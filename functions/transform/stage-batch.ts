@@ -206,24 +206,27 @@ async function retryHeldRows(
 /** Which of `keys` the table's key column holds (compared as text, as lines give keys). */
 async function keysPresent(session: DuckDbSession, relation: string, column: string, keys: readonly string[]): Promise<Set<string>> {
   const present = new Set<string>();
-  for (let i = 0; i < keys.length; i += 1000) {
-    const chunk = keys.slice(i, i + 1000);
-    const rows = await session.rows<{ k: string }>(
-      `SELECT DISTINCT CAST("${column}" AS VARCHAR) AS k FROM ${relation} WHERE CAST("${column}" AS VARCHAR) IN (${chunk.map((_, j) => `$${j + 1}`).join(', ')})`,
-      chunk,
-    );
+  await forKeyLists(keys, async (list, values) => {
+    const rows = await session.rows<{ k: string }>(`SELECT DISTINCT CAST("${column}" AS VARCHAR) AS k FROM ${relation} WHERE CAST("${column}" AS VARCHAR) IN (${list})`, values);
     for (const { k } of rows) present.add(k);
-  }
+  });
   return present;
 }
 
 /** Deletes the rows whose key is one of `keys` (null: the rows without a key). */
 export async function deleteKeys(session: DuckDbSession, relation: string, column: string, keys: readonly (string | null)[]): Promise<void> {
   if (keys.includes(null)) await session.run(`DELETE FROM ${relation} WHERE "${column}" IS NULL`);
-  const named = keys.filter((key): key is string => key !== null);
-  for (let i = 0; i < named.length; i += 1000) {
-    const chunk = named.slice(i, i + 1000);
-    await session.run(`DELETE FROM ${relation} WHERE CAST("${column}" AS VARCHAR) IN (${chunk.map((_, j) => `$${j + 1}`).join(', ')})`, chunk);
+  await forKeyLists(
+    keys.filter((key): key is string => key !== null),
+    (list, values) => session.run(`DELETE FROM ${relation} WHERE CAST("${column}" AS VARCHAR) IN (${list})`, values),
+  );
+}
+
+/** Runs `work` on `keys` a thousand at a time, each as a parameter list (`$1, $2, …`) and its values. */
+async function forKeyLists(keys: readonly string[], work: (list: string, values: string[]) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < keys.length; i += 1000) {
+    const values = keys.slice(i, i + 1000);
+    await work(values.map((_, j) => `$${j + 1}`).join(', '), values);
   }
 }
 
