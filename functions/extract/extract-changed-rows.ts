@@ -1,11 +1,11 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { gzipSync } from 'node:zlib';
-import type { Sql } from 'postgres';
+import type { Sql, TransactionSql } from 'postgres';
 import { PipelineStateError } from '../shared/errors';
 import { commitManifest, newAttemptId, nextBatchId, readLatestManifest } from '../shared/batch-manifests';
 import { deletionsObjectKey, ingestionObjectKey, keySetsObjectKey, type IngestedTable, type IngestionManifest } from '../shared/ingestion-manifest';
 import { TOTESYS_TABLES, TOTESYS_TABLE_NAMES, type TotesysTableName } from '../shared/totesys-tables';
-import { canPrefilterCurrent, committedXidsSql, extractionBounds, formatSnapshot, parseSnapshot, scanMode } from './row-versions';
+import { canPrefilterCurrent, carriedCommittedXids, committedXidsSql, extractionBounds, formatSnapshot, parseSnapshot, scanMode, writersOfKeysSql, type Snapshot } from './row-versions';
 import type { KeyRanges } from './key-ranges';
 import { nextKeySet, readKeySets, readWholeKeySet, writeKeySets } from './key-sets';
 import { ensureLakeIdentity, lakeReference, readSourceIdentity } from './lake-identity';
@@ -71,11 +71,13 @@ export async function extractChangedRows(deps: ExtractDependencies): Promise<Ext
     const tables: Partial<Record<TotesysTableName, IngestedTable>> = {};
     const deletions: Partial<Record<TotesysTableName, IngestedTable>> = {};
     const keySets: Partial<Record<TotesysTableName, KeyRanges>> = {};
+    // An incremental extract gathers the keys of the rows it extracts: for the key sets, and to know this batch's committed ids.
+    const extractedKeysOf: Partial<Record<TotesysTableName, number[]>> = {};
     for (const name of TOTESYS_TABLE_NAMES) {
       const started = Date.now();
       const table = TOTESYS_TABLES[name];
       const previousKeys = previousKeySets?.tables[name];
-      const extractedKeys: number[] | undefined = previousKeys ? [] : undefined;
+      const extractedKeys: number[] | undefined = mode === 'all' ? undefined : (extractedKeysOf[name] = []);
       const ingested = await uploadChangedRows(tx, deps.s3, deps.ingestionBucket, table, mode, ingestionObjectKey(name, batchId, attemptId), extractedKeys);
       if (ingested) tables[name] = ingested;
       let deleted: number[] = [];
@@ -98,9 +100,7 @@ export async function extractChangedRows(deps: ExtractDependencies): Promise<Ext
 
     const keySetsKey = keySetsObjectKey(batchId, attemptId);
     await writeKeySets(deps.s3, deps.ingestionBucket, keySetsKey, { formatVersion: 1, batchId, tables: keySets });
-    const committedXids = (await tx.unsafe(committedXidsSql(Object.values(TOTESYS_TABLES), canPrefilterCurrent(snapshot)))).map((row) =>
-      String(row.id),
-    );
+    const committedXids = await readCommittedXids(tx, snapshot, previous?.state, extractedKeysOf);
     const manifest: IngestionManifest = {
       formatVersion: 1,
       batchId,
@@ -121,6 +121,28 @@ export async function extractChangedRows(deps: ExtractDependencies): Promise<Ext
     log('batch committed', { batchId, manifestKey, totalRows, totalDeletions });
     return { batchId, manifestKey, latestBatchId: batchId, rows: counts(tables), deleted: counts(deletions), totalRows };
   });
+}
+
+/**
+ * The ids at or above the snapshot's xmin of the transactions whose rows it sees, ascending (the
+ * next extract's bound, row-versions.ts): after a batch, from that batch's ids and the writers of
+ * the rows just extracted; on a first batch, by reading every table.
+ */
+async function readCommittedXids(
+  tx: TransactionSql,
+  snapshot: Snapshot,
+  previous: IngestionManifest['state'] | undefined,
+  extractedKeysOf: Partial<Record<TotesysTableName, number[]>>,
+): Promise<string[]> {
+  const carried = previous && carriedCommittedXids(previous, snapshot);
+  if (!carried) return (await tx.unsafe(committedXidsSql(Object.values(TOTESYS_TABLES), canPrefilterCurrent(snapshot)))).map((row) => String(row.id));
+  const ids = new Set(carried);
+  for (const name of TOTESYS_TABLE_NAMES) {
+    const keys = extractedKeysOf[name];
+    if (!keys || keys.length === 0) continue;
+    for (const row of await tx.unsafe(writersOfKeysSql(TOTESYS_TABLES[name]), [keys])) ids.add(BigInt(row.id));
+  }
+  return [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String);
 }
 
 /** The deleted keys of one table as a gzipped JSONL object, one `{"<primary key>": n}` a line. */

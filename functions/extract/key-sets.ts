@@ -69,11 +69,13 @@ export async function nextKeySet(sql: Sql, table: SourceTable, previous: KeyRang
       );
       return new Map(buckets.map((row) => [row.bucket, row.keys]));
     },
+    // One index range scan per short bucket: the key index answers them, not another pass over the table.
     listBuckets: async (low, width, buckets) =>
       (
         await sql.unsafe<{ k: number }[]>(
-          `SELECT ${pk(table)} AS k FROM ${from(table)} WHERE ${pk(table)} >= $1 AND ((${pk(table)}::bigint - $1) / $2)::int = ANY($3::int[])`,
-          [low, width, buckets as number[]],
+          `SELECT t.${pk(table)} AS k FROM unnest($1::bigint[]) AS bucket(first)
+             JOIN LATERAL (SELECT ${pk(table)} FROM ${from(table)} WHERE ${pk(table)} BETWEEN bucket.first AND bucket.first + $2 - 1) t ON true`,
+          [buckets.map((bucket) => low + bucket * width), width],
         )
       ).map((row) => row.k),
   });

@@ -47,7 +47,7 @@ export function formatSnapshot(snapshot: Snapshot): string {
   return `${snapshot.xmin}:${snapshot.xmax}:${snapshot.xip.join(',')}`;
 }
 
-/** Settings the extract queries read, set with parameters by `bindExtractionBounds` (COPY takes no parameters). */
+/** Settings the extract queries read, set with parameters from `extractionBounds` (COPY takes no parameters). */
 const SETTING = {
   nextXid: 'totesys_extract.next_xid',
   afterXid: 'totesys_extract.after_xid',
@@ -150,4 +150,26 @@ export function committedXidsSql(tables: readonly SourceTable[], prefilter: bool
 ) w
 WHERE w.id >= (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint)
 ORDER BY w.id`;
+}
+
+/**
+ * The same set as `committedXidsSql`, without reading every table again, for an extract that
+ * follows a batch P in snapshot S (S.xmin >= P.xmin): a row visible in S whose writer is at or
+ * above S.xmin was either written by a transaction that P saw (so its id is in P's committedXids,
+ * also at or above S.xmin) or it is new since P, so this batch extracted it. Hence the set is P's
+ * ids at or above S.xmin (`carriedCommittedXids`) plus the writers of the extracted rows at or
+ * above S.xmin (`writersOfKeysSql`, by primary key: index lookups). An id of P's whose rows have
+ * been overwritten since stays in the set harmlessly: S saw it committed all the same.
+ */
+export function carriedCommittedXids(previous: ExtractionState, current: Snapshot): bigint[] | undefined {
+  if (current.xmin < parseSnapshot(previous.snapshot).xmin) return undefined;
+  return previous.committedXids.map((id) => BigInt(id)).filter((id) => id >= current.xmin);
+}
+
+/** The writer ids at or above the current snapshot's xmin of the table's rows whose primary keys are in $1 (int[]). */
+export function writersOfKeysSql(table: SourceTable): string {
+  return `SELECT DISTINCT writer.id
+    FROM ${qualified(table)} t CROSS JOIN LATERAL (SELECT ${fullXminOf('t')} AS id) writer
+    WHERE t."${table.primaryKey}" = ANY($1::int[])
+      AND writer.id >= (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint)`;
 }

@@ -3,10 +3,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import postgres from 'postgres';
 import { extractChangedRows, type ExtractResult } from '../../functions/extract/extract-changed-rows';
+import { canPrefilterCurrent, committedXidsSql, extractionBounds, parseSnapshot } from '../../functions/extract/row-versions';
 import { BatchConflictError, SchemaDriftError } from '../../functions/shared/errors';
 import { readLatestManifest } from '../../functions/shared/batch-manifests';
 import type { IngestionManifest } from '../../functions/shared/ingestion-manifest';
-import { TOTESYS_TABLE_NAMES, type TotesysTableName } from '../../functions/shared/totesys-tables';
+import { TOTESYS_TABLES, TOTESYS_TABLE_NAMES, type TotesysTableName } from '../../functions/shared/totesys-tables';
 import { loadSample } from '../../scripts/totesys/sample';
 import { createTotesysSchema } from '../../scripts/totesys/schema';
 import { useTestDatabase } from '../support/database';
@@ -136,6 +137,54 @@ describe('extract', () => {
           await late.end();
         }
       });
+    }
+  });
+
+  it("works out a batch's committed ids from the rows it extracted: every id a scan of all tables finds, and nothing P had not seen", async () => {
+    /** The ids at or above the snapshot's xmin of the writers of the rows visible now, by reading every table. */
+    const scannedIds = async (): Promise<{ xmin: bigint; ids: string[] }> =>
+      db.sql.begin('ISOLATION LEVEL REPEATABLE READ READ ONLY', async (tx) => {
+        const [{ snapshot }] = (await tx`SELECT pg_current_snapshot()::text AS snapshot`) as unknown as [{ snapshot: string }];
+        const current = parseSnapshot(snapshot);
+        for (const [name, value] of Object.entries(extractionBounds(current, undefined))) await tx`SELECT set_config(${name}, ${value}, true)`;
+        const rows = await tx.unsafe(committedXidsSql(Object.values(TOTESYS_TABLES), canPrefilterCurrent(current)));
+        return { xmin: current.xmin, ids: rows.map((row) => String(row.id)) };
+      });
+    const late = postgres(db.url, { max: 1, onnotice: () => {} });
+    const open = await late.reserve();
+    try {
+      await extract();
+      // A transaction left open holds every later snapshot's xmin down, so ids carry from batch to batch.
+      await open`BEGIN`;
+      await open`UPDATE staff SET first_name = 'Late', last_updated = '2023-04-01 08:00:00' WHERE staff_id = 1`;
+      await db.sql`UPDATE sales_order SET units_sold = 5, last_updated = '2023-04-01 09:00:00' WHERE sales_order_id = 4`;
+      await db.sql`UPDATE payment SET payment_amount = 10.00, last_updated = '2023-04-01 09:00:00' WHERE payment_id = 4`;
+      const states: IngestionManifest['state'][] = [];
+      const batch = async (): Promise<void> => {
+        await extract();
+        const manifest = (await readLatestManifest<IngestionManifest>(s3, bucket))!;
+        const previous = states.at(-1);
+        states.push(manifest.state);
+        const scanned = await scannedIds();
+        expect(scanned.xmin).toBe(parseSnapshot(manifest.state.snapshot).xmin);
+        const derived = new Set(manifest.state.committedXids);
+        for (const id of scanned.ids) expect(derived).toContain(id);
+        // Beyond what a scan finds, only ids the previous batch had seen (their rows overwritten since).
+        for (const id of derived) if (!scanned.ids.includes(id)) expect(previous?.committedXids).toContain(id);
+      };
+      await batch();
+      expect(states[0]!.committedXids.length).toBeGreaterThanOrEqual(2);
+      // Overwrites the row of one of those ids: the next batch still carries it.
+      await db.sql`UPDATE sales_order SET units_sold = 6, last_updated = '2023-04-01 10:00:00' WHERE sales_order_id = 4`;
+      await batch();
+      await open`COMMIT`;
+      await batch();
+      const lastBatch = (await readLatestManifest<IngestionManifest>(s3, bucket))!;
+      expect(Object.keys(lastBatch.tables)).toEqual(['staff']);
+      expect((await extract()).batchId).toBeNull();
+    } finally {
+      open.release();
+      await late.end();
     }
   });
 
