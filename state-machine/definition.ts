@@ -6,10 +6,21 @@ import { RETRYABLE_ERROR_NAMES } from '../functions/shared/errors';
  *
  *   RouteByVerify ─({"verify": true})→ Verify → CheckVerification ─(mismatchedRows > 0)→ WarehouseDiffers
  *        │                                          └→ WarehouseMatches
- *        └→ CheckForRunningExecutions → SkipIfAnotherRunIsInProgress ─(yes)→ SkipRun
+ *        └→ StartOverlapGuard (or StartScheduledOverlapGuard, input {"scheduled": true})
+ *             → CheckForRunningExecutions → FindEarlierExecutions → CountEarlierExecutions → WaitIfAnEarlierRunIsInProgress
+ *                 ─(an earlier one runs)→ MayWaitLonger ─(yes)→ WaitForEarlierExecution → CountWait → CheckForRunningExecutions
+ *                                                       └(no)→ scheduled: SkipRun | otherwise: DescribeOverlap → OverlapFailed
  *             └→ RouteByResumeFrom → Extract → Transform → Load → CheckQuarantine ─(rows held)→ NotifyQuarantine (SNS) → Done
  *                  (resumeFrom: "transform" | "load" jumps straight to that step)
  *   each Task: Retry on transient errors → Catch → <Step>Failed → NotifyFailure (SNS) → PipelineFailed
+ *
+ * The overlap guard: a pipeline execution defers to every execution of this state machine that
+ * is RUNNING and started before it (start time, then ARN, so two never defer to each other; itself
+ * excluded, listed or not: ListExecutions is eventually consistent). A scheduled run waits one
+ * poll (a run that has just ended may still be listed) and then ends SUCCEEDED as skipped: the
+ * next scheduled run carries the changes. Any other run (an operator's start or re-run) waits up
+ * to `overlap.maxWaitSeconds`, then fails with AnotherRunInProgress, saying it did nothing: it
+ * never ends SUCCEEDED without doing its work.
  *
  * A verification only reads (the warehouse, ToteSys, the ingestion bucket), so it skips the
  * overlap guard: it runs whether or not a pipeline run is in progress. A warehouse that differs
@@ -25,7 +36,18 @@ export interface PipelineDefinitionParameters {
   /** Each Task's timeout: the Lambda's own timeout, plus a little. */
   readonly timeoutSeconds?: Partial<Record<PipelineFunctionName, number>>;
   readonly retry?: Partial<RetryPolicy>;
+  readonly overlap?: Partial<OverlapPolicy>;
 }
+
+/** How long a pipeline execution waits for an earlier one still running. */
+export interface OverlapPolicy {
+  /** Between two listings of the running executions. */
+  readonly pollSeconds: number;
+  /** How long a run that is not scheduled waits in all before it fails. */
+  readonly maxWaitSeconds: number;
+}
+
+export const DEFAULT_OVERLAP: OverlapPolicy = { pollSeconds: 30, maxWaitSeconds: 1800 };
 
 /** The steps of a pipeline run, in order. */
 export type PipelineStep = 'extract' | 'transform' | 'load';
@@ -46,6 +68,7 @@ const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, intervalSeconds: 5, backoff
 
 /** Errors of the Lambda service itself that AWS recommends retrying, and our own transient ones. */
 export const TRANSIENT_ERRORS: readonly string[] = [
+  'Lambda.ClientExecutionTimeoutException',
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
@@ -64,10 +87,19 @@ export const VERIFY_STATE = 'Verify';
 export const TASK_STATE: Readonly<Record<PipelineFunctionName, string>> = { ...STEP_STATE, verify: VERIFY_STATE };
 /** The input of a verification execution (the verification schedule's, and `npm start -- --verify`'s). */
 export const VERIFY_INPUT = { verify: true } as const;
+/** The input of a scheduled pipeline run: it is skipped, not failed, when an earlier run is still going. */
+export const SCHEDULED_INPUT = { scheduled: true } as const;
+/** The error a run that is not scheduled fails with when an earlier run outlasts its wait. */
+export const OVERLAP_ERROR = 'AnotherRunInProgress';
+/** The Wait state of the overlap guard (local runs and tests shorten it). */
+export const OVERLAP_WAIT_STATE = 'WaitForEarlierExecution';
 /** The error a verification that found differences fails the execution with. */
 export const WAREHOUSE_MISMATCH_ERROR = 'WarehouseMismatch';
 
 type State = Record<string, unknown>;
+
+/** What the overlap guard's Map gives for a listed execution that did not start before this one (an ARN otherwise). */
+const NOT_EARLIER = 'not-earlier';
 
 export interface StateMachineDefinition {
   readonly Comment: string;
@@ -77,6 +109,7 @@ export interface StateMachineDefinition {
 
 export function buildPipelineDefinition(parameters: PipelineDefinitionParameters): StateMachineDefinition {
   const retry = { ...DEFAULT_RETRY, ...parameters.retry };
+  const overlap = { ...DEFAULT_OVERLAP, ...parameters.overlap };
   const timeout = { extract: 900, transform: 900, load: 900, verify: 900, ...parameters.timeoutSeconds };
   const retrier = [
     {
@@ -100,10 +133,11 @@ export function buildPipelineDefinition(parameters: PipelineDefinitionParameters
     Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: `${TASK_STATE[name]}Failed` }],
     Next: next,
   });
-  const failed = (stepName: string, rerunInput: State): State => ({
+  /** `rerun`: `{ rerunInput }`, or `{ 'rerunInput.$': path }`. */
+  const failed = (stepName: string, rerun: State): State => ({
     Type: 'Pass',
     Comment: `Describes the ${stepName} failure for the alert, with the input that re-runs the pipeline from this step.`,
-    Parameters: { step: stepName, 'error.$': '$.failure.Error', 'cause.$': '$.failure.Cause', rerunInput },
+    Parameters: { step: stepName, 'error.$': '$.failure.Error', 'cause.$': '$.failure.Cause', ...rerun },
     ResultPath: '$.alert',
     Next: 'NotifyFailure',
   });
@@ -126,7 +160,7 @@ export function buildPipelineDefinition(parameters: PipelineDefinitionParameters
         Type: 'Choice',
         Comment: 'Input {"verify": true} runs the verification only: it reads and never writes, so it skips the overlap guard.',
         Choices: [{ And: [{ Variable: '$.verify', IsPresent: true }, { Variable: '$.verify', BooleanEquals: true }], Next: VERIFY_STATE }],
-        Default: 'CheckForRunningExecutions',
+        Default: 'RouteBySchedule',
       },
       [VERIFY_STATE]: step(
         'verify',
@@ -162,27 +196,133 @@ export function buildPipelineDefinition(parameters: PipelineDefinitionParameters
         Error: WAREHOUSE_MISMATCH_ERROR,
         CausePath: '$.mismatch.cause',
       },
+      RouteBySchedule: {
+        Type: 'Choice',
+        Comment: 'A scheduled run ({"scheduled": true}) is skipped when an earlier run is still going; any other run waits for it.',
+        Choices: [{ And: [{ Variable: '$.scheduled', IsPresent: true }, { Variable: '$.scheduled', BooleanEquals: true }], Next: 'StartScheduledOverlapGuard' }],
+        Default: 'StartOverlapGuard',
+      },
+      StartScheduledOverlapGuard: {
+        Type: 'Pass',
+        Comment: 'Waits one poll for an earlier run (it may have just ended), then skips; a failure re-runs as a plain run.',
+        Result: { waitedSeconds: 0, mayWaitSeconds: overlap.pollSeconds, whenStillRunning: 'skip', rerunInput: {} },
+        ResultPath: '$.guard',
+        Next: 'CheckForRunningExecutions',
+      },
+      StartOverlapGuard: {
+        Type: 'Pass',
+        Comment: `Waits up to ${overlap.maxWaitSeconds} s for an earlier run, then fails; a failure re-runs with this input.`,
+        Parameters: { waitedSeconds: 0, mayWaitSeconds: overlap.maxWaitSeconds, whenStillRunning: 'fail', 'rerunInput.$': '$$.Execution.Input' },
+        ResultPath: '$.guard',
+        Next: 'CheckForRunningExecutions',
+      },
       CheckForRunningExecutions: {
         Type: 'Task',
-        Comment: 'Lists the running executions of this state machine, this one included.',
+        Comment: 'Lists the running executions of this state machine (newest first; eventually consistent: this one may be missing, one just ended may be there).',
         Resource: 'arn:aws:states:::aws-sdk:sfn:listExecutions',
-        Parameters: { 'StateMachineArn.$': '$$.StateMachine.Id', StatusFilter: 'RUNNING', MaxResults: 2 },
-        ResultSelector: { 'running.$': 'States.ArrayLength($.Executions)' },
-        ResultPath: '$.guard',
+        Parameters: { 'StateMachineArn.$': '$$.StateMachine.Id', StatusFilter: 'RUNNING', MaxResults: 100 },
+        ResultSelector: { 'executions.$': '$.Executions' },
+        ResultPath: '$.guard.listing',
         Retry: [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 2, BackoffRate: 2, MaxAttempts: 3, JitterStrategy: 'FULL' }],
         Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'GuardFailed' }],
-        Next: 'SkipIfAnotherRunIsInProgress',
+        Next: 'FindEarlierExecutions',
       },
-      SkipIfAnotherRunIsInProgress: {
+      FindEarlierExecutions: {
+        Type: 'Map',
+        Comment: 'Keeps the listed executions that started before this one (by start time, then ARN); this one is never among them.',
+        ItemsPath: '$.guard.listing.executions',
+        ItemSelector: {
+          'executionArn.$': '$$.Map.Item.Value.ExecutionArn',
+          'startDate.$': '$$.Map.Item.Value.StartDate',
+          'self.$': '$$.Execution.Id',
+          'selfStartDate.$': '$$.Execution.StartTime',
+        },
+        ItemProcessor: {
+          ProcessorConfig: { Mode: 'INLINE' },
+          StartAt: 'StartedEarlier',
+          States: {
+            StartedEarlier: {
+              Type: 'Choice',
+              Choices: [
+                { Variable: '$.executionArn', StringEqualsPath: '$.self', Next: 'NotEarlier' },
+                { Variable: '$.startDate', TimestampLessThanPath: '$.selfStartDate', Next: 'Earlier' },
+                {
+                  And: [
+                    { Variable: '$.startDate', TimestampEqualsPath: '$.selfStartDate' },
+                    { Variable: '$.executionArn', StringLessThanPath: '$.self' },
+                  ],
+                  Next: 'Earlier',
+                },
+              ],
+              Default: 'NotEarlier',
+            },
+            Earlier: { Type: 'Pass', InputPath: '$.executionArn', End: true },
+            NotEarlier: { Type: 'Pass', Result: NOT_EARLIER, End: true },
+          },
+        },
+        // [NOT_EARLIER, arn, …] without repeats. Newest first in, so the last is the oldest earlier
+        // execution (when there is one).
+        ResultSelector: { 'earlier.$': 'States.ArrayUnique($)' },
+        ResultPath: '$.guard.listing',
+        Next: 'CountEarlierExecutions',
+      },
+      CountEarlierExecutions: {
+        Type: 'Pass',
+        Parameters: { 'earlier.$': '$.guard.listing.earlier', 'distinct.$': 'States.ArrayLength($.guard.listing.earlier)' },
+        ResultPath: '$.guard.listing',
+        Next: 'WaitIfAnEarlierRunIsInProgress',
+      },
+      WaitIfAnEarlierRunIsInProgress: {
         Type: 'Choice',
-        Choices: [{ Variable: '$.guard.running', NumericGreaterThan: 1, Next: 'SkipRun' }],
+        Comment: `An earlier execution runs when the distinct values hold anything but "${NOT_EARLIER}".`,
+        Choices: [
+          { Variable: '$.guard.listing.distinct', NumericGreaterThan: 1, Next: 'MayWaitLonger' },
+          {
+            And: [{ Variable: '$.guard.listing.distinct', NumericEquals: 1 }, { Not: { Variable: '$.guard.listing.earlier[0]', StringEquals: NOT_EARLIER } }],
+            Next: 'MayWaitLonger',
+          },
+        ],
         Default: 'RouteByResumeFrom',
+      },
+      MayWaitLonger: {
+        Type: 'Choice',
+        Choices: [
+          { Variable: '$.guard.waitedSeconds', NumericLessThanPath: '$.guard.mayWaitSeconds', Next: OVERLAP_WAIT_STATE },
+          { Variable: '$.guard.whenStillRunning', StringEquals: 'skip', Next: 'SkipRun' },
+        ],
+        Default: 'DescribeOverlap',
+      },
+      [OVERLAP_WAIT_STATE]: {
+        Type: 'Wait',
+        Seconds: overlap.pollSeconds,
+        Next: 'CountWait',
+      },
+      CountWait: {
+        Type: 'Pass',
+        Parameters: {
+          'waitedSeconds.$': `States.MathAdd($.guard.waitedSeconds, ${overlap.pollSeconds})`,
+          'mayWaitSeconds.$': '$.guard.mayWaitSeconds',
+          'whenStillRunning.$': '$.guard.whenStillRunning',
+          'rerunInput.$': '$.guard.rerunInput',
+        },
+        ResultPath: '$.guard',
+        Next: 'CheckForRunningExecutions',
       },
       SkipRun: {
         Type: 'Pass',
-        Comment: 'Another execution is running (a scheduled run that finds the last one still going): end without touching data.',
-        Result: { skipped: 'another run in progress' },
+        Comment: 'A scheduled run that finds an earlier run still going: ends without touching data; the next scheduled run carries the changes.',
+        Parameters: { skipped: 'another run in progress', 'runningExecution.$': 'States.ArrayGetItem($.guard.listing.earlier, States.MathAdd($.guard.listing.distinct, -1))' },
         End: true,
+      },
+      DescribeOverlap: {
+        Type: 'Pass',
+        Comment: 'A run that is not scheduled never ends SUCCEEDED without its work: it fails, saying so.',
+        Parameters: {
+          Error: OVERLAP_ERROR,
+          'Cause.$': `States.Format('Execution {} of this state machine was still running after this one had waited {} s for it, so this one did nothing (no step ran). Start this one again, with the same input, once that one has ended.', States.ArrayGetItem($.guard.listing.earlier, States.MathAdd($.guard.listing.distinct, -1)), $.guard.waitedSeconds)`,
+        },
+        ResultPath: '$.failure',
+        Next: 'OverlapFailed',
       },
       RouteByResumeFrom: {
         Type: 'Choice',
@@ -259,11 +399,12 @@ export function buildPipelineDefinition(parameters: PipelineDefinitionParameters
         Next: 'Done',
       },
       Done: { Type: 'Succeed' },
-      GuardFailed: failed('CheckForRunningExecutions', {}),
-      VerifyFailed: failed(VERIFY_STATE, { ...VERIFY_INPUT }),
-      ExtractFailed: failed('Extract', { resumeFrom: 'extract' }),
-      TransformFailed: failed('Transform', { resumeFrom: 'transform', 'batchId.$': '$.extract.latestBatchId' }),
-      LoadFailed: failed('Load', { resumeFrom: 'load', 'batchId.$': '$.transform.latestBatchId' }),
+      GuardFailed: failed('CheckForRunningExecutions', { 'rerunInput.$': '$.guard.rerunInput' }),
+      OverlapFailed: failed(OVERLAP_WAIT_STATE, { 'rerunInput.$': '$.guard.rerunInput' }),
+      VerifyFailed: failed(VERIFY_STATE, { rerunInput: { ...VERIFY_INPUT } }),
+      ExtractFailed: failed('Extract', { rerunInput: { resumeFrom: 'extract' } }),
+      TransformFailed: failed('Transform', { rerunInput: { resumeFrom: 'transform', 'batchId.$': '$.extract.latestBatchId' } }),
+      LoadFailed: failed('Load', { rerunInput: { resumeFrom: 'load', 'batchId.$': '$.transform.latestBatchId' } }),
       NotifyFailure: {
         Type: 'Task',
         Comment: 'One alert per failed execution: what failed, why, and the input that re-runs it from the failed step.',

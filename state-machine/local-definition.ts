@@ -1,4 +1,4 @@
-import { buildPipelineDefinition, type StateMachineDefinition } from './definition';
+import { buildPipelineDefinition, type PipelineDefinitionParameters, type StateMachineDefinition } from './definition';
 
 /** Placeholder ARNs for the definition that runs locally (and is drawn in the README). */
 export const LOCAL_ARNS = {
@@ -11,8 +11,10 @@ export const LOCAL_ARNS = {
   alerts: 'arn:aws:sns:eu-west-2:000000000000:totesys-alerts-local',
 } as const;
 
-export function localDefinition(): StateMachineDefinition {
+/** The definition with the local placeholder ARNs; `overrides` set other parameters (tests shorten the overlap wait). */
+export function localDefinition(overrides: Partial<Pick<PipelineDefinitionParameters, 'overlap' | 'retry'>> = {}): StateMachineDefinition {
   return buildPipelineDefinition({
+    ...overrides,
     extractFunctionArn: LOCAL_ARNS.extract,
     transformFunctionArn: LOCAL_ARNS.transform,
     loadFunctionArn: LOCAL_ARNS.load,

@@ -34,10 +34,14 @@ function describeRule(rule: Record<string, unknown>): string {
       .map(describeRule)
       .join(' and ');
   }
+  if (rule.Not) return `not ${describeRule(rule.Not as Record<string, unknown>)}`;
   const variable = String(rule.Variable ?? '').replace(/^\$\./, '');
+  const path = (value: unknown) => String(value).replace(/^\$\./, '');
   if (rule.IsPresent === true) return `${variable} given`;
   if (rule.StringEquals !== undefined) return `${variable} = ${String(rule.StringEquals)}`;
   if (rule.BooleanEquals !== undefined) return `${variable} = ${String(rule.BooleanEquals)}`;
   if (rule.NumericGreaterThan !== undefined) return `${variable} > ${String(rule.NumericGreaterThan)}`;
+  if (rule.NumericEquals !== undefined) return `${variable} = ${String(rule.NumericEquals)}`;
+  if (rule.NumericLessThanPath !== undefined) return `${variable} < ${path(rule.NumericLessThanPath)}`;
   throw new Error(`No description for Choice rule ${JSON.stringify(rule)}`);
 }

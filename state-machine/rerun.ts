@@ -17,6 +17,7 @@ export type RerunInput = { resumeFrom: PipelineStep; batchId?: string | null } |
 
 const FAILURE_STATES: Readonly<Record<string, PipelineStep | 'verify' | null>> = {
   GuardFailed: null,
+  OverlapFailed: null,
   ExtractFailed: 'extract',
   TransformFailed: 'transform',
   LoadFailed: 'load',

@@ -2,7 +2,7 @@ import './promise-with-resolvers';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { NOTIFY_QUARANTINE_STATE, TASK_STATE, type PipelineFunctionName, type PipelineStep, type StateMachineDefinition } from '../../state-machine/definition';
+import { NOTIFY_QUARANTINE_STATE, OVERLAP_WAIT_STATE, TASK_STATE, type PipelineFunctionName, type PipelineStep, type StateMachineDefinition } from '../../state-machine/definition';
 import { LOCAL_ARNS, localDefinition } from '../../state-machine/local-definition';
 import { localAlertMessage } from './advice';
 import { isSameProcess, processIdentity } from './processes';
@@ -64,8 +64,23 @@ export interface LocalExecutionOptions {
   readonly definition?: StateMachineDefinition;
   /** Retry intervals in milliseconds instead of the definition's real ones. */
   readonly retryIntervalMs?: number;
+  /** The overlap guard's wait between two listings, in milliseconds, instead of the definition's. */
+  readonly overlapPollMs?: number;
+  /**
+   * What ListExecutions answers, instead of this home's running executions: a test's stand-in for
+   * AWS's eventually consistent listing (an execution missing, or one that has ended still there).
+   */
+  readonly listRunningExecutions?: () => ListedExecution[];
   readonly onProgress?: (event: ProgressEvent) => void;
   readonly name?: string;
+}
+
+/** One entry of ListExecutions' answer, as the SDK integration gives it (newest first). */
+export interface ListedExecution {
+  readonly ExecutionArn: string;
+  readonly Name: string;
+  readonly StartDate: string;
+  readonly Status: string;
 }
 
 /** The executions this process is running, by name: theirs are the only records of this PID that are live. */
@@ -145,7 +160,14 @@ export async function runLocalExecution(options: LocalExecutionOptions): Promise
   const execution = machine.run(input as never, {
     overrides: {
       taskResourceLocalHandlers: ({
-        CheckForRunningExecutions: async () => ({ Executions: runningExecutions(options.home).map((r) => ({ executionArn: r.executionArn })) }),
+        // ListExecutions' answer as the SDK integration gives it: newest first, PascalCase fields.
+        CheckForRunningExecutions: async () => ({
+          Executions:
+            options.listRunningExecutions?.() ??
+            runningExecutions(options.home)
+              .reverse()
+              .map((r): ListedExecution => ({ ExecutionArn: r.executionArn, Name: r.name, StartDate: r.startedAt, Status: r.status })),
+        }),
         [TASK_STATE.extract]: task('extract'),
         [TASK_STATE.transform]: task('transform'),
         [TASK_STATE.load]: task('load'),
@@ -153,6 +175,7 @@ export async function runLocalExecution(options: LocalExecutionOptions): Promise
         NotifyFailure: notify,
         [NOTIFY_QUARANTINE_STATE]: notify,
       } as never),
+      ...(options.overlapPollMs === undefined ? {} : { waitTimeOverrides: { [OVERLAP_WAIT_STATE]: options.overlapPollMs } }),
       ...(options.retryIntervalMs === undefined
         ? {}
         : { retryIntervalOverrides: Object.fromEntries(Object.values(TASK_STATE).map((state) => [state, options.retryIntervalMs!])) }),

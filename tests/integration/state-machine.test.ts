@@ -4,7 +4,8 @@ import path from 'node:path';
 import type { Sql } from 'postgres';
 import { BadInputError, PipelineStateError, SchemaDriftError, SourceUnavailableError } from '../../functions/shared/errors';
 import { readExecutions, resumeInput, runLocalExecution, type ExecutionRecord, type ProgressEvent, type StepHandler } from '../../scripts/local/execution';
-import { STEP_STATE, type PipelineStep } from '../../state-machine/definition';
+import { LOCAL_ARNS, localDefinition } from '../../state-machine/local-definition';
+import { OVERLAP_ERROR, SCHEDULED_INPUT, STEP_STATE, type PipelineStep } from '../../state-machine/definition';
 import { useTestDatabase } from '../support/database';
 import {
 
@@ -242,7 +243,7 @@ describe('the pipeline state machine, run locally over the real steps', () => {
     expect(readNotifications(local.home)).toHaveLength(1);
   });
 
-  it('skips an execution started while another is running, without calling any step, and the first still succeeds', async () => {
+  it('skips a scheduled execution started while another is running, without calling any step, and the first still succeeds', async () => {
     const local = await startPipeline();
     const extractStarted = deferred();
     const release = deferred();
@@ -260,10 +261,18 @@ describe('the pipeline state machine, run locally over the real steps', () => {
 
       const second = { extract: neverCalled('extract'), transform: neverCalled('transform'), load: neverCalled('load') };
       const events: ProgressEvent[] = [];
-      const skipped = await runLocalExecution({ home: local.home, handlers: handlersOf(second), retryIntervalMs: 1, name: 'second', onProgress: (event) => events.push(event) });
+      const skipped = await runLocalExecution({
+        home: local.home,
+        handlers: handlersOf(second),
+        input: { ...SCHEDULED_INPUT },
+        retryIntervalMs: 1,
+        overlapPollMs: 1,
+        name: 'second',
+        onProgress: (event) => events.push(event),
+      });
 
       expect(skipped.status).toBe('SUCCEEDED');
-      expect(skipped.output).toEqual({ skipped: 'another run in progress' });
+      expect(skipped.output).toEqual({ skipped: 'another run in progress', runningExecution: LOCAL_ARNS.execution('first') });
       expect(callCounts(second)).toEqual({ extract: 0, transform: 0, load: 0 });
       expect(skipped.steps).toEqual([]);
       expect(skipped.alerts).toEqual([]);
@@ -407,6 +416,7 @@ describe('the verification execution, run locally', () => {
       handlers: { extract: steps.extract.handler, transform: steps.transform.handler, load: steps.load.handler, verify: verify.handler },
       input: extra.input ?? VERIFY,
       retryIntervalMs: 1,
+      overlapPollMs: 1,
       name: extra.name,
     });
 
@@ -516,8 +526,8 @@ describe('the verification execution, run locally', () => {
     expect(pipeline.status).toBe('SUCCEEDED');
     expect(pipelineSteps.load.calls()).toBe(1);
 
-    // The overlap guard counts every running execution, verifications included: a pipeline run
-    // started while a verification runs ends at once (the next run carries the changes).
+    // The overlap guard counts every running execution, verifications included: a scheduled
+    // pipeline run started while a verification runs ends at once (the next run carries the changes).
     const verifyRunning = deferred();
     const releaseVerify = deferred();
     const slowVerify = counted(async () => {
@@ -529,8 +539,8 @@ describe('the verification execution, run locally', () => {
     try {
       await verifyRunning.promise;
       const skippedSteps = noSteps();
-      const skipped = await run(skippedSteps, neverCalled('extract'), { name: 'skipped', input: {} });
-      expect(skipped.output).toEqual({ skipped: 'another run in progress' });
+      const skipped = await run(skippedSteps, neverCalled('extract'), { name: 'skipped', input: { ...SCHEDULED_INPUT } });
+      expect(skipped.output).toEqual({ skipped: 'another run in progress', runningExecution: LOCAL_ARNS.execution('slow-verification') });
       expect(stepCalls(skippedSteps)).toEqual({ extract: 0, transform: 0, load: 0 });
     } finally {
       releaseVerify.resolve();
@@ -551,5 +561,138 @@ describe('the verification execution, run locally', () => {
     }
     expect(verify.calls()).toBe(0);
     expect(steps.extract.calls()).toBe(3);
+  });
+});
+
+/**
+ * The overlap guard on the real definition: which running executions a pipeline run defers to,
+ * and what it does about them. ListExecutions is eventually consistent in AWS, so some cases hand
+ * the guard a listing of their own (`listRunningExecutions`): one that misses the execution itself,
+ * or still lists one that has ended. The steps are stand-ins that count their calls.
+ */
+describe('the overlap guard, run locally', () => {
+  let home: string;
+  beforeEach(() => {
+    home = mkdtempSync(path.join(tmpdir(), 'totesys-guard-home-'));
+  });
+  afterEach(() => rmSync(home, { recursive: true, force: true }));
+
+  const EMPTY_RUN = { batchId: null, latestBatchId: BATCH_1, totalRows: 0, rows: {} };
+  const steps = (extract: () => Promise<unknown> = async () => EMPTY_RUN) => ({
+    extract: counted(extract),
+    transform: counted(async () => ({ latestBatchId: BATCH_1, transformedBatchIds: [], rows: {}, quarantine: NOTHING_HELD })),
+    load: counted(async () => ({ latestBatchId: BATCH_1, loadedBatchIds: [], rows: {} })),
+  });
+  type Steps = ReturnType<typeof steps>;
+  const calls = (s: Steps) => ({ extract: s.extract.calls(), transform: s.transform.calls(), load: s.load.calls() });
+  const run = (s: Steps, options: Partial<Parameters<typeof runLocalExecution>[0]> = {}) =>
+    runLocalExecution({ home, handlers: { extract: s.extract.handler, transform: s.transform.handler, load: s.load.handler }, retryIntervalMs: 1, overlapPollMs: 1, ...options });
+  /** A run held in Extract until released. */
+  async function holdingRun(name: string) {
+    const started = deferred();
+    const release = deferred();
+    const held = steps(async () => {
+      started.resolve();
+      await release.promise;
+      return EMPTY_RUN;
+    });
+    const record = run(held, { name });
+    await started.promise;
+    return { record, release: release.resolve, steps: held };
+  }
+
+  it("an operator's run that meets a running execution waits for it, then does all its work", async () => {
+    const first = await holdingRun('first');
+    let firstEnded = false;
+    const second = steps(async () => {
+      expect(firstEnded).toBe(true);
+      return EMPTY_RUN;
+    });
+    const waiting = run(second, { name: 'second', overlapPollMs: 20 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(calls(second)).toEqual({ extract: 0, transform: 0, load: 0 });
+    first.release();
+    expect((await first.record).status).toBe('SUCCEEDED');
+    firstEnded = true;
+
+    const record = await waiting;
+    expect(record.status).toBe('SUCCEEDED');
+    expect(record.output).not.toHaveProperty('skipped');
+    expect(calls(second)).toEqual({ extract: 1, transform: 1, load: 1 });
+  });
+
+  it("an operator's re-run fails with AnotherRunInProgress when the earlier run outlasts its wait, calling no step, and its alert re-runs the same input", async () => {
+    const first = await holdingRun('first');
+    try {
+      const rerun = steps();
+      const input = { resumeFrom: 'load', batchId: BATCH_1 };
+      const record = await run(rerun, { name: 'rerun', input, definition: localDefinition({ overlap: { pollSeconds: 10, maxWaitSeconds: 30 } }) });
+
+      expect(record.status).toBe('FAILED');
+      expect(calls(rerun)).toEqual({ extract: 0, transform: 0, load: 0 });
+      expect(record.error?.name).toBe(OVERLAP_ERROR);
+      expect(record.error?.message).toBe(
+        `Execution ${LOCAL_ARNS.execution('first')} of this state machine was still running after this one had waited 30 s for it, so this one did nothing (no step ran). Start this one again, with the same input, once that one has ended.`,
+      );
+      expect(record.alerts).toHaveLength(1);
+      expect(record.alerts[0]!.subject).toBe('ToteSys pipeline failed at WaitForEarlierExecution');
+      expect(record.alerts[0]!.message).toContain(JSON.stringify(input));
+    } finally {
+      first.release();
+      await first.record;
+    }
+  });
+
+  it('does not defer to an execution that started after it, nor to itself, whether or not the listing shows it', async () => {
+    const later = new Date(Date.now() + 60_000).toISOString();
+    for (const listing of [
+      // Itself missing (listing lag), a later run listed.
+      () => [{ ExecutionArn: LOCAL_ARNS.execution('later'), Name: 'later', StartDate: later, Status: 'RUNNING' }],
+      // Itself listed, and nothing else.
+      () => [{ ExecutionArn: LOCAL_ARNS.execution('self'), Name: 'self', StartDate: new Date().toISOString(), Status: 'RUNNING' }],
+    ]) {
+      const work = steps();
+      const record = await run(work, { name: 'self', listRunningExecutions: listing, input: { ...SCHEDULED_INPUT } });
+      expect(record.status).toBe('SUCCEEDED');
+      expect(calls(work)).toEqual({ extract: 1, transform: 1, load: 1 });
+    }
+  });
+
+  it('breaks a tie of start times by ARN, so that of two runs started in the same millisecond exactly one waits', async () => {
+    const startedTogether = '2026-12-03T10:00:00.000Z';
+    // Only Date is frozen: every start time is this instant; timers and I/O run as ever.
+    jest.useFakeTimers({
+      now: new Date(startedTogether),
+      doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'],
+    });
+    try {
+      const listing = () => ['a-run', 'b-run'].map((name) => ({ ExecutionArn: LOCAL_ARNS.execution(name), Name: name, StartDate: startedTogether, Status: 'RUNNING' }));
+      const outcomes: Record<string, unknown> = {};
+      for (const name of ['a-run', 'b-run']) {
+        const work = steps();
+        const record = await run(work, { name, listRunningExecutions: listing, input: { ...SCHEDULED_INPUT } });
+        expect(record.startedAt).toBe(startedTogether);
+        outcomes[name] = (record.output as { skipped?: string }).skipped ? 'skipped' : calls(work);
+      }
+      expect(outcomes).toEqual({ 'a-run': { extract: 1, transform: 1, load: 1 }, 'b-run': 'skipped' });
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('waits out an earlier run that the listing still shows after it ended, then runs', async () => {
+    let listings = 0;
+    const stale = () => {
+      listings += 1;
+      return listings === 1 ? [{ ExecutionArn: LOCAL_ARNS.execution('ended'), Name: 'ended', StartDate: '2026-01-01T00:00:00.000Z', Status: 'RUNNING' }] : [];
+    };
+    for (const input of [{}, { ...SCHEDULED_INPUT }]) {
+      listings = 0;
+      const work = steps();
+      const record = await run(work, { listRunningExecutions: stale, input });
+      expect(record.status).toBe('SUCCEEDED');
+      expect(listings).toBe(2);
+      expect(calls(work)).toEqual({ extract: 1, transform: 1, load: 1 });
+    }
   });
 });

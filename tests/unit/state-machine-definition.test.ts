@@ -35,6 +35,8 @@ const TASKS = [
 ] as const;
 
 const RETRIED = [
+  // AWS's best-practice list for Lambda tasks.
+  'Lambda.ClientExecutionTimeoutException',
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
@@ -108,7 +110,7 @@ describe('the pipeline state machine definition', () => {
       expect(state('RouteByVerify')).toMatchObject({
         Type: 'Choice',
         Choices: [{ And: [{ Variable: '$.verify', IsPresent: true }, { Variable: '$.verify', BooleanEquals: true }], Next: 'Verify' }],
-        Default: 'CheckForRunningExecutions',
+        Default: 'RouteBySchedule',
       });
     });
 
