@@ -2,22 +2,32 @@ import { CloudwatchMetricAlarm, type CloudwatchMetricAlarmConfig } from '@cdktf/
 import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic';
 import { SnsTopicSubscription } from '@cdktf/provider-aws/lib/sns-topic-subscription';
 import { Construct } from 'constructs';
+import { DIMENSION, METRICS, METRICS_NAMESPACE, type PipelineMetric } from '../functions/shared/metrics';
 import { PIPELINE_FUNCTIONS, WAREHOUSE_MISMATCH_ERROR } from '../state-machine/definition';
 import { schedulePeriodSeconds, type InfraConfig } from './config';
-import { QUARANTINE_METRIC, VERIFY_METRIC, type PipelineFunctions } from './functions';
+import type { PipelineFunctions } from './functions';
 
-/** The Duration alarm fires when a step gets this close to its timeout. */
+/** The duration alarm fires when a successful step gets this close to its timeout. */
 export const DURATION_ALARM_FRACTION = 0.8;
 
 export interface PipelineAlarmTargets {
   readonly stateMachineArn: string;
   readonly functions: PipelineFunctions;
+  /** The schedules' group: EventBridge Scheduler publishes its metrics per group. */
+  readonly scheduleGroupName: string;
+  readonly deadLetterQueueName: string;
 }
 
 /**
- * The alert topic (one email per failed execution, from the state machine's NotifyFailure state,
- * plus CloudWatch alarms) and the alarms. The topic is not KMS-encrypted: CloudWatch alarms cannot
- * publish to a topic under the AWS-managed SNS key.
+ * The alert topic and the alarms. One email per failed execution: the state machine's
+ * NotifyFailure state sends it (naming the step, the error and the input that re-runs it), and a
+ * verification that finds differences, which fails without it, is emailed by the mismatched-rows
+ * alarm. So the alarms that every failure also trips (failed executions, a function's errors and
+ * throttles) send nothing: they stay on the dashboard's alarm widget. The alarms that email each
+ * mean one thing no failure email says (docs/deploy.md, "When an alarm fires").
+ *
+ * The topic is not KMS-encrypted: CloudWatch alarms cannot publish to a topic under the
+ * AWS-managed SNS key.
  */
 export class PipelineAlerting extends Construct {
   readonly topic: SnsTopic;
@@ -32,26 +42,42 @@ export class PipelineAlerting extends Construct {
     new SnsTopicSubscription(this, 'email', { topicArn: this.topic.arn, protocol: 'email', endpoint: config.alertEmail });
   }
 
-  /** Alarms on the state machine's executions and on each step's function. */
-  watch({ stateMachineArn, functions }: PipelineAlarmTargets): void {
+  /** Alarms on the state machine's executions, the pipeline's metrics, each function and the schedules. */
+  watch({ stateMachineArn, functions, scheduleGroupName, deadLetterQueueName }: PipelineAlarmTargets): void {
     const prefix = this.config.resourcePrefix;
     const execution = { namespace: 'AWS/States', dimensions: { StateMachineArn: stateMachineArn } };
-    this.alarm('execution-failed', {
-      alarmName: `${prefix}-execution-failed`,
-      alarmDescription: `A pipeline execution failed. The alert email from the state machine names the step, the error and the input that re-runs it. A verification that found the warehouse differing from ToteSys fails too (error ${WAREHOUSE_MISMATCH_ERROR}), without that email: the ${prefix}-mismatched-rows alarm reports it.`,
-      ...execution,
-      metricName: 'ExecutionsFailed',
-      statistic: 'Sum',
-      period: 300,
-      evaluationPeriods: 1,
-      threshold: 0,
-      comparisonOperator: 'GreaterThanThreshold',
-      treatMissingData: 'notBreaching',
+    /** One of the pipeline's own metrics, for this deployment (and the given step). */
+    const pipelineMetric = (metric: PipelineMetric, step?: string) => ({
+      namespace: METRICS_NAMESPACE,
+      metricName: metric.name,
+      dimensions: { [DIMENSION.deployment]: prefix, ...(step ? { [DIMENSION.step]: step } : {}) },
     });
+    const schedulePeriod = schedulePeriodSeconds(this.config.schedule.expression);
+
+    this.alarm(
+      'execution-failed',
+      {
+        alarmName: `${prefix}-execution-failed`,
+        alarmDescription:
+          'A pipeline execution failed (a signal for the dashboard: it sends no email). Each failure is emailed once already: by the state machine (subject "ToteSys pipeline failed at <step>", with the input that re-runs it), ' +
+          `or, for a verification that found the warehouse differing from ToteSys (error ${WAREHOUSE_MISMATCH_ERROR}), by the ${prefix}-mismatched-rows alarm. Act on that email.`,
+        ...execution,
+        metricName: 'ExecutionsFailed',
+        statistic: 'Sum',
+        period: 300,
+        evaluationPeriods: 1,
+        threshold: 0,
+        comparisonOperator: 'GreaterThanThreshold',
+        treatMissingData: 'notBreaching',
+      },
+      { email: false },
+    );
     const hours = this.config.staleAfterHours;
     this.alarm('no-successful-execution', {
       alarmName: `${prefix}-no-successful-execution`,
-      alarmDescription: `No pipeline execution succeeded for ${hours} hour(s): the warehouse is going stale. Check the schedule and the latest executions.`,
+      alarmDescription:
+        `No pipeline execution succeeded for ${hours} hour(s): the warehouse is going stale. If failure emails came meanwhile, fix that failure and re-run (docs/deploy.md, "Re-running a failed step"); ` +
+        `if none came, nothing is starting: check that the schedule ${prefix} is enabled, its ${prefix}-scheduler-dlq queue and the Executions widget.`,
       ...execution,
       metricName: 'ExecutionsSucceeded',
       statistic: 'Sum',
@@ -69,11 +95,10 @@ export class PipelineAlerting extends Construct {
     this.alarm('mismatched-rows', {
       alarmName: `${prefix}-mismatched-rows`,
       alarmDescription:
-        `The verification found rows in the warehouse that differ from ToteSys (metric ${VERIFY_METRIC.namespace}/${VERIFY_METRIC.metricName}, the count). ` +
+        `The verification found rows in the warehouse that differ from ToteSys (metric ${METRICS_NAMESPACE}/${METRICS.mismatchedRows.name}, the count). ` +
         `Open the FAILED verification execution (input {"verify": true}, error ${WAREHOUSE_MISMATCH_ERROR}): its Verify step output gives the counts per table. ` +
         'Run npm run verify against the same databases to see the rows, then see docs/deploy.md "When the warehouse differs". Nothing was changed by the verification.',
-      namespace: VERIFY_METRIC.namespace,
-      metricName: VERIFY_METRIC.metricName,
+      ...pipelineMetric(METRICS.mismatchedRows),
       statistic: 'Maximum',
       period: 300,
       evaluationPeriods: 1,
@@ -83,56 +108,124 @@ export class PipelineAlerting extends Construct {
       treatMissingData: 'notBreaching',
     });
 
-    this.alarm('quarantined-rows', {
-      alarmName: `${prefix}-quarantined-rows`,
+    this.alarm(
+      'quarantined-rows',
+      {
+        alarmName: `${prefix}-quarantined-rows`,
+        alarmDescription:
+          `Transform holds ToteSys rows in quarantine (metric ${METRICS_NAMESPACE}/${METRICS.quarantinedRows.name}, the count after each run): ` +
+          'rows that failed a check (a malformed value, a day outside the accepted range, a reference to a row not delivered yet); the warehouse keeps their previous version, if any; everything else was loaded and runs go on. ' +
+          'npm run quarantine lists the rows and why (with PROCESSED_BUCKET set to the processed bucket); docs/quarantine.md is the policy. ' +
+          'Fix them in ToteSys (a row waiting for the one it references needs nothing): every run retries them, and a row flows in by itself once it passes. ' +
+          'This alarm emails again, as OK, when the quarantine is empty.',
+        ...pipelineMetric(METRICS.quarantinedRows),
+        statistic: 'Maximum',
+        // One point per run: a period as long as the schedule's gap between starts holds one.
+        period: schedulePeriod,
+        evaluationPeriods: 1,
+        threshold: 0,
+        comparisonOperator: 'GreaterThanThreshold',
+        // No point is no run (or a run that ended before Transform): no news, not held rows.
+        treatMissingData: 'notBreaching',
+      },
+      // One email when rows start being held, one when the quarantine is empty again.
+      { email: true, okEmail: true },
+    );
+
+    const lagMinutes = this.config.maxChangeLagMinutes;
+    this.alarm('freshness', {
+      alarmName: `${prefix}-freshness`,
       alarmDescription:
-        `Transform holds ToteSys rows in quarantine (metric ${QUARANTINE_METRIC.namespace}/${QUARANTINE_METRIC.metricName}, the count after each run): ` +
-        'rows that failed a check (a malformed value, a day outside the accepted range, a reference to a row not delivered yet); the warehouse keeps their previous version, if any; everything else was loaded and runs go on. ' +
-        'npm run quarantine lists the rows and why (with PROCESSED_BUCKET set to the processed bucket); docs/quarantine.md is the policy. ' +
-        'Fix them in ToteSys (a row waiting for the one it references needs nothing): every run retries them, and a row flows in by itself once it passes. ' +
-        'This alarm emails again, as OK, when the quarantine is empty.',
-      namespace: QUARANTINE_METRIC.namespace,
-      metricName: QUARANTINE_METRIC.metricName,
+        `Runs succeed, but the warehouse is more than ${lagMinutes} minutes behind ToteSys even right after a load: the newest change Load brought in during a schedule period was already that old ` +
+        `(metric ${METRICS_NAMESPACE}/${METRICS.changeLag.name}, its minimum over the period, so catching up after an outage does not fire it). ` +
+        'Look at the dashboard: runs slower than the schedule (Execution time, Step duration: give the slow step more memory), or a constant lag (the ToteSys application stamps last_updated with a clock that is not UTC). ' +
+        'A quiet ToteSys loads nothing and publishes no point: that is not staleness. See docs/deploy.md "When the freshness line climbs".',
+      ...pipelineMetric(METRICS.changeLag),
+      statistic: 'Minimum',
+      period: schedulePeriod,
+      evaluationPeriods: 1,
+      threshold: lagMinutes * 60,
+      comparisonOperator: 'GreaterThanThreshold',
+      // A point exists only when a batch with changes was loaded: no point is "nothing new", not stale.
+      treatMissingData: 'notBreaching',
+    });
+
+    const deadLetters = { namespace: 'AWS/SQS', dimensions: { QueueName: deadLetterQueueName } };
+    this.alarm('scheduler-dead-letters', {
+      alarmName: `${prefix}-scheduler-dead-letters`,
+      alarmDescription:
+        `EventBridge Scheduler could not start the state machine after its retries, and left the start in the queue ${deadLetterQueueName} (ApproximateNumberOfMessagesVisible > 0): a run or a verification did not happen. ` +
+        'Read a message (SQS console, Send and receive messages, Poll): its error says why (the scheduler role lacking states:StartExecution, the state machine missing, throttling). ' +
+        'Fix it, start the missed run by hand if it matters (the next scheduled run catches up anyway), then purge the queue: the alarm stays in ALARM, and sends nothing more, while messages remain.',
+      ...deadLetters,
+      metricName: 'ApproximateNumberOfMessagesVisible',
       statistic: 'Maximum',
-      // One point per run: a period as long as the schedule's gap between starts holds one.
-      period: schedulePeriodSeconds(this.config.schedule.expression),
+      period: 300,
       evaluationPeriods: 1,
       threshold: 0,
       comparisonOperator: 'GreaterThanThreshold',
-      // No point is no run (or a run that ended before Transform): no news, not held rows.
+      // SQS stops publishing for a queue idle for hours: an idle dead-letter queue is the good case.
       treatMissingData: 'notBreaching',
-      // One email when rows start being held, one when the quarantine is empty again.
-      okActions: [this.topic.arn],
+    });
+    this.alarm('scheduler-dead-letters-lost', {
+      alarmName: `${prefix}-scheduler-dead-letters-lost`,
+      alarmDescription:
+        `EventBridge Scheduler could neither start the state machine nor put the failed start into ${deadLetterQueueName} (AWS/Scheduler InvocationsFailedToBeSentToDeadLetterCount for the schedule group ${scheduleGroupName}): ` +
+        'a run or a verification did not happen and left no message. Check the scheduler role (states:StartExecution on the state machine, sqs:SendMessage on the queue), that the queue exists and its policy; then the schedule on its console page.',
+      namespace: 'AWS/Scheduler',
+      dimensions: { ScheduleGroup: scheduleGroupName },
+      metricName: 'InvocationsFailedToBeSentToDeadLetterCount',
+      statistic: 'Sum',
+      period: 300,
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparisonOperator: 'GreaterThanThreshold',
+      treatMissingData: 'notBreaching',
     });
 
     for (const step of PIPELINE_FUNCTIONS) {
       const { lambda, timeoutSeconds } = functions.steps[step];
-      const metric = { namespace: 'AWS/Lambda', dimensions: { FunctionName: lambda.functionName }, period: 300, evaluationPeriods: 1 };
-      this.alarm(`${step}-errors`, {
-        alarmName: `${prefix}-${step}-errors`,
-        alarmDescription: `The ${step} function failed (the state machine may have retried it: see its execution history).`,
-        ...metric,
-        metricName: 'Errors',
-        statistic: 'Sum',
-        threshold: 0,
-        comparisonOperator: 'GreaterThanThreshold',
-        treatMissingData: 'notBreaching',
-      });
-      this.alarm(`${step}-throttles`, {
-        alarmName: `${prefix}-${step}-throttles`,
-        alarmDescription: `The ${step} function was throttled: the account's Lambda concurrency is exhausted.`,
-        ...metric,
-        metricName: 'Throttles',
-        statistic: 'Sum',
-        threshold: 0,
-        comparisonOperator: 'GreaterThanThreshold',
-        treatMissingData: 'notBreaching',
-      });
+      const lambdaMetric = { namespace: 'AWS/Lambda', dimensions: { FunctionName: lambda.functionName }, period: 300, evaluationPeriods: 1 };
+      this.alarm(
+        `${step}-errors`,
+        {
+          alarmName: `${prefix}-${step}-errors`,
+          alarmDescription:
+            `The ${step} function returned an error (a signal for the dashboard: it sends no email). A transient error the state machine retried successfully needs nothing; ` +
+            'one that failed the execution was emailed by the state machine. Repeated errors with successful executions: a database or S3 that is often briefly unreachable.',
+          ...lambdaMetric,
+          metricName: 'Errors',
+          statistic: 'Sum',
+          threshold: 0,
+          comparisonOperator: 'GreaterThanThreshold',
+          treatMissingData: 'notBreaching',
+        },
+        { email: false },
+      );
+      this.alarm(
+        `${step}-throttles`,
+        {
+          alarmName: `${prefix}-${step}-throttles`,
+          alarmDescription:
+            `Lambda refused to start the ${step} function: the account's concurrency is used up (a signal for the dashboard: it sends no email; the state machine retries, and emails if the execution fails). ` +
+            'If it keeps happening, raise the account quota or reserve concurrency for the pipeline.',
+          ...lambdaMetric,
+          metricName: 'Throttles',
+          statistic: 'Sum',
+          threshold: 0,
+          comparisonOperator: 'GreaterThanThreshold',
+          treatMissingData: 'notBreaching',
+        },
+        { email: false },
+      );
       this.alarm(`${step}-duration`, {
         alarmName: `${prefix}-${step}-duration-near-timeout`,
-        alarmDescription: `The ${step} function ran longer than ${DURATION_ALARM_FRACTION * 100}% of its ${timeoutSeconds} s timeout: give it more memory or time before it times out.`,
-        ...metric,
-        metricName: 'Duration',
+        alarmDescription:
+          `The ${step} function succeeded but took more than ${DURATION_ALARM_FRACTION * 100}% of its ${timeoutSeconds} s timeout (metric ${METRICS_NAMESPACE}/${METRICS.stepDuration.name}, successful invocations only: a timeout itself is a failure, emailed by the state machine). ` +
+          `Give it more memory (PIPELINE_${step.toUpperCase()}_MEMORY_MB; its CPU grows with it) before it times out; timeouts cannot exceed 900 s.`,
+        ...pipelineMetric(METRICS.stepDuration, step),
+        period: 300,
+        evaluationPeriods: 1,
         statistic: 'Maximum',
         threshold: Math.round(timeoutSeconds * 1000 * DURATION_ALARM_FRACTION),
         comparisonOperator: 'GreaterThanThreshold',
@@ -141,7 +234,18 @@ export class PipelineAlerting extends Construct {
     }
   }
 
-  private alarm(id: string, config: Omit<CloudwatchMetricAlarmConfig, 'alarmActions'>): void {
-    this.alarms.push(new CloudwatchMetricAlarm(this, id, { ...config, alarmActions: [this.topic.arn] }));
+  /** An alarm; by default it emails the topic when it fires (and, with `okEmail`, when it clears). */
+  private alarm(
+    id: string,
+    config: Omit<CloudwatchMetricAlarmConfig, 'alarmActions' | 'okActions'>,
+    { email = true, okEmail = false }: { email?: boolean; okEmail?: boolean } = {},
+  ): void {
+    this.alarms.push(
+      new CloudwatchMetricAlarm(this, id, {
+        ...config,
+        ...(email ? { alarmActions: [this.topic.arn] } : {}),
+        ...(okEmail ? { okActions: [this.topic.arn] } : {}),
+      }),
+    );
   }
 }

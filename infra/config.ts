@@ -1,4 +1,4 @@
-import { readRowPolicy, type RowPolicy } from '../functions/shared/config';
+import { readRowPolicy, SSL_MODES, type RowPolicy, type SslMode } from '../functions/shared/config';
 import { ConfigurationError } from '../functions/shared/errors';
 import type { PipelineFunctionName } from '../state-machine/definition';
 
@@ -27,6 +27,19 @@ export interface InfraConfig {
   readonly stateMachineLogLevel: 'ERROR' | 'ALL';
   /** The "no successful execution" alarm fires after this many hours without one. */
   readonly staleAfterHours: number;
+  /**
+   * The freshness alarm fires when, in a schedule period, the newest change Load brought into the
+   * warehouse was older than this many minutes (ChangeLagSeconds, its minimum over the period).
+   */
+  readonly maxChangeLagMinutes: number;
+  /**
+   * DATABASE_SSLMODE of the functions that connect to a database (docs/database-tls.md): how a
+   * connection whose URL or secret names no sslmode is encrypted. `verify-full` checks the
+   * server's certificate against the Amazon RDS bundle and its name against the secret's host.
+   */
+  readonly databaseSslMode: SslMode;
+  /** DATABASE_SSL_ROOT_CERT of those functions: unset is the RDS bundle; `system`, or PEM text, otherwise. */
+  readonly databaseSslRootCert?: string;
   /** What Transform does with a bad row (PIPELINE_STRICT_ROWS, PIPELINE_EARLIEST_DATE, PIPELINE_LATEST_DATE of its Lambda). */
   readonly rows: RowPolicy;
   /** Lets `destroy` remove buckets with objects and secrets at once: for non-production only. */
@@ -109,7 +122,14 @@ function cronField(field: string, size: number): number[] | undefined {
   return [...values];
 }
 
-/** Once a day, at 05:00 UTC. */
+/**
+ * At the default schedule a healthy warehouse is at most one interval plus one run behind ToteSys
+ * (about 20–30 minutes, docs/deploy.md): two hours is four times that, so one slow or skipped
+ * run does not fire the freshness alarm, and a pipeline that keeps falling behind does.
+ */
+export const DEFAULT_MAX_CHANGE_LAG_MINUTES = 120;
+
+/** Once a day, at 05:07 UTC (between two 15-minute runs). */
 export const DEFAULT_VERIFY_SCHEDULE = 'cron(7 5 * * ? *)';
 
 const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
@@ -143,6 +163,9 @@ export const SETTINGS = {
   logRetentionDays: setting('PIPELINE_LOG_RETENTION_DAYS', 'logRetentionDays'),
   stateMachineLogLevel: setting('PIPELINE_STATE_MACHINE_LOG_LEVEL', 'stateMachineLogLevel'),
   staleAfterHours: setting('PIPELINE_STALE_AFTER_HOURS', 'staleAfterHours'),
+  maxChangeLagMinutes: setting('PIPELINE_MAX_CHANGE_LAG_MINUTES', 'maxChangeLagMinutes'),
+  databaseSslMode: setting('PIPELINE_DATABASE_SSLMODE', 'databaseSslMode'),
+  databaseSslRootCert: setting('PIPELINE_DATABASE_SSL_ROOT_CERT', 'databaseSslRootCert'),
   strictRows: setting('PIPELINE_STRICT_ROWS', 'strictRows'),
   earliestDate: setting('PIPELINE_EARLIEST_DATE', 'earliestDate'),
   latestDate: setting('PIPELINE_LATEST_DATE', 'latestDate'),
@@ -217,6 +240,9 @@ export function readInfraConfig(env: Env = process.env, context: Context = () =>
     logRetentionDays: read.integerIn(SETTINGS.logRetentionDays, LOG_RETENTION_DAYS, 30),
     stateMachineLogLevel: read.oneOf(SETTINGS.stateMachineLogLevel, ['ERROR', 'ALL'] as const, 'ERROR'),
     staleAfterHours: read.integer(SETTINGS.staleAfterHours, 1, 24, 3),
+    maxChangeLagMinutes: read.integer(SETTINGS.maxChangeLagMinutes, 15, 1440, DEFAULT_MAX_CHANGE_LAG_MINUTES),
+    databaseSslMode: read.oneOf(SETTINGS.databaseSslMode, SSL_MODES, 'verify-full'),
+    ...(read.optional(SETTINGS.databaseSslRootCert) === undefined ? {} : { databaseSslRootCert: read.optional(SETTINGS.databaseSslRootCert)! }),
     rows: read.rowPolicy(),
     forceDestroy: read.boolean(SETTINGS.forceDestroy, false),
     backend:

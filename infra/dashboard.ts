@@ -1,22 +1,10 @@
 import { CloudwatchDashboard } from '@cdktf/provider-aws/lib/cloudwatch-dashboard';
-import { CloudwatchLogMetricFilter } from '@cdktf/provider-aws/lib/cloudwatch-log-metric-filter';
 import { Construct } from 'constructs';
-import { PIPELINE_FUNCTIONS, PIPELINE_STEPS, type PipelineStep } from '../state-machine/definition';
+import { DIMENSION, METRICS, METRICS_NAMESPACE, ROWS_TABLES, type PipelineMetric } from '../functions/shared/metrics';
+import { PIPELINE_FUNCTIONS, type PipelineStep } from '../state-machine/definition';
 import type { PipelineAlerting } from './alerting';
 import type { InfraConfig } from './config';
-import { QUARANTINE_METRIC, VERIFY_METRIC, type PipelineFunctions } from './functions';
-
-/**
- * Metrics read from the steps' structured logs (one JSON object a line, Powertools logger): each
- * "table …" event carries `table` and `rows`, and Load's "batch loaded" carries
- * `changeLagSeconds`, the age of the newest ToteSys change it brought into the warehouse.
- */
-export const ROW_METRICS: Readonly<Record<PipelineStep, { readonly message: string; readonly metricName: string }>> = {
-  extract: { message: 'table extracted', metricName: 'RowsExtracted' },
-  transform: { message: 'table transformed', metricName: 'RowsTransformed' },
-  load: { message: 'table loaded', metricName: 'RowsLoaded' },
-};
-export const FRESHNESS_METRIC = { message: 'batch loaded', metricName: 'ChangeLagSeconds' } as const;
+import type { PipelineFunctions } from './functions';
 
 /** The period of the dashboard's graphs: one point per scheduled run, at the default schedule. */
 const PERIOD = 900;
@@ -26,44 +14,35 @@ export interface PipelineDashboardProps {
   readonly functions: PipelineFunctions;
   readonly stateMachineArn: string;
   readonly alerting: PipelineAlerting;
+  readonly scheduleGroupName: string;
+  readonly deadLetterQueueName: string;
 }
 
-/** The log metric filters, and one CloudWatch dashboard: runs, steps, rows per table, freshness, verification, quarantine, alarms. */
+/**
+ * One CloudWatch dashboard: runs, steps, rows per table, batch sizes and deletions, freshness,
+ * verification, quarantine, the schedules and the alarms. The pipeline's own graphs read the
+ * metrics the functions publish in the embedded metric format (functions/shared/metrics.ts), for
+ * this deployment only (dimension `Deployment`).
+ */
 export class PipelineDashboard extends Construct {
-  /** `<namePrefix>/<environment>`: the custom metrics' namespace. */
-  readonly namespace: string;
   readonly dashboard: CloudwatchDashboard;
 
   constructor(scope: Construct, id: string, props: PipelineDashboardProps) {
     super(scope, id);
     const { config, functions, stateMachineArn } = props;
-    this.namespace = `${config.namePrefix}/${config.environment}`;
-
-    for (const step of PIPELINE_STEPS) {
-      const { message, metricName } = ROW_METRICS[step];
-      new CloudwatchLogMetricFilter(this, `${step}-rows`, {
-        name: `${config.resourcePrefix}-${metricName}`,
-        logGroupName: functions.steps[step].logGroup.name,
-        pattern: `{ $.message = "${message}" }`,
-        metricTransformation: { namespace: this.namespace, name: metricName, value: '$.rows', dimensions: { table: '$.table' }, unit: 'Count' },
-      });
-    }
-    new CloudwatchLogMetricFilter(this, 'freshness', {
-      name: `${config.resourcePrefix}-${FRESHNESS_METRIC.metricName}`,
-      logGroupName: functions.steps.load.logGroup.name,
-      // A batch without a datable change logs changeLagSeconds: null; the comparison skips it.
-      pattern: `{ ($.message = "${FRESHNESS_METRIC.message}") && ($.changeLagSeconds >= 0) }`,
-      metricTransformation: { namespace: this.namespace, name: FRESHNESS_METRIC.metricName, value: '$.changeLagSeconds', unit: 'Seconds' },
-    });
+    const deployment = config.resourcePrefix;
 
     const region = config.region;
     const execution = (metric: string, extra: Record<string, unknown> = {}) => ['AWS/States', metric, 'StateMachineArn', stateMachineArn, extra];
     const perFunction = (metric: string, stat: string) =>
       PIPELINE_FUNCTIONS.map((name) => ['AWS/Lambda', metric, 'FunctionName', functions.steps[name].lambda.functionName, { stat, label: `${name} ${metric.toLowerCase()}` }]);
-    // One line per table, whichever tables the logs name: a search over the metric's `table` dimension.
-    const rowsPerTable = (step: PipelineStep) => [
-      [{ expression: `SEARCH('{"${this.namespace}",table} MetricName="${ROW_METRICS[step].metricName}"', 'Sum', ${PERIOD})`, id: step }],
-    ];
+    /** A line of one of the pipeline's metrics: its dimensions in the definition's order, Deployment first. */
+    const pipeline = (metric: PipelineMetric, values: { step?: string; table?: string }, options: Record<string, unknown>) => {
+      const given: Record<string, string | undefined> = { [DIMENSION.deployment]: deployment, [DIMENSION.step]: values.step, [DIMENSION.table]: values.table };
+      return [METRICS_NAMESPACE, metric.name, ...metric.dimensions.flatMap((name) => [name, given[name]!]), options];
+    };
+    // One line per table the step reports (an idle table draws nothing).
+    const rowsPerTable = (step: PipelineStep) => ROWS_TABLES[step].map((table) => pipeline(METRICS.rows, { step, table }, { stat: 'Sum', label: table }));
     const graph = (x: number, y: number, width: number, title: string, metrics: unknown[], extra: Record<string, unknown> = {}) => ({
       type: 'metric',
       x,
@@ -72,6 +51,8 @@ export class PipelineDashboard extends Construct {
       height: 6,
       properties: { title, region, view: 'timeSeries', stacked: false, period: PERIOD, metrics, ...extra },
     });
+    const fromZero = { yAxis: { left: { min: 0 } } };
+    const alarmAboveZero = { annotations: { horizontal: [{ label: 'alarm above 0', value: 0, color: '#d62728' }] }, ...fromZero };
 
     const widgets = [
       {
@@ -81,7 +62,7 @@ export class PipelineDashboard extends Construct {
         width: 24,
         height: 2,
         properties: {
-          markdown: `# ToteSys pipeline (${config.environment})\nExtract → Transform → Load, started ${config.schedule.expression}; the warehouse is verified against ToteSys ${config.verifySchedule.expression}. Failures are emailed to the alert topic; re-running a failed step: README "Operating it". What each widget means: docs/deploy.md.`,
+          markdown: `# ToteSys pipeline (${config.environment})\nExtract → Transform → Load, started ${config.schedule.expression}; the warehouse is verified against ToteSys ${config.verifySchedule.expression}. Each failed execution is emailed once; re-running a failed step: README "Operating it". What each widget and alarm means: docs/deploy.md.`,
         },
       },
       graph(0, 2, 8, 'Executions', [
@@ -101,7 +82,14 @@ export class PipelineDashboard extends Construct {
         height: 6,
         properties: { title: 'Alarms', alarms: props.alerting.alarms.map((alarm) => alarm.arn) },
       },
-      graph(0, 8, 12, 'Step duration, maximum (ms)', perFunction('Duration', 'Maximum')),
+      graph(
+        0,
+        8,
+        12,
+        'Step duration, maximum (ms)',
+        PIPELINE_FUNCTIONS.map((step) => pipeline(METRICS.stepDuration, { step }, { stat: 'Maximum', label: step })),
+        fromZero,
+      ),
       graph(12, 8, 12, 'Step errors and throttles', [...perFunction('Errors', 'Sum'), ...perFunction('Throttles', 'Sum')]),
       graph(0, 14, 8, 'Rows extracted per table', rowsPerTable('extract'), { stacked: true }),
       graph(8, 14, 8, 'Rows transformed per table', rowsPerTable('transform'), { stacked: true }),
@@ -109,26 +97,58 @@ export class PipelineDashboard extends Construct {
       graph(
         0,
         20,
-        24,
+        8,
+        'Batch size (rows) and deletions',
+        [
+          pipeline(METRICS.batchRows, {}, { stat: 'Maximum', label: 'largest batch' }),
+          pipeline(METRICS.batchRows, {}, { stat: 'SampleCount', label: 'batches committed', yAxis: 'right' }),
+          ...ROWS_TABLES.extract.map((table) => pipeline(METRICS.deletedRows, { table }, { stat: 'Sum', label: `deleted from ${table}` })),
+        ],
+        fromZero,
+      ),
+      graph(
+        8,
+        20,
+        16,
         'Freshness: age of the newest ToteSys change when it reached the warehouse (s)',
-        [[this.namespace, FRESHNESS_METRIC.metricName, { stat: 'Maximum', label: 'change lag' }]],
-        { annotations: { horizontal: [{ label: `${config.staleAfterHours} h`, value: config.staleAfterHours * 3600, color: '#d62728' }] }, yAxis: { left: { min: 0 } } },
+        [
+          pipeline(METRICS.changeLag, {}, { stat: 'Minimum', label: 'newest batch loaded (the alarm reads this)' }),
+          pipeline(METRICS.changeLag, {}, { stat: 'Maximum', label: 'oldest batch loaded' }),
+        ],
+        {
+          annotations: { horizontal: [{ label: `alarm above ${config.maxChangeLagMinutes} min`, value: config.maxChangeLagMinutes * 60, color: '#d62728' }] },
+          ...fromZero,
+        },
       ),
       graph(
         0,
         26,
         12,
         'Verification: warehouse rows that differ from ToteSys',
-        [[VERIFY_METRIC.namespace, VERIFY_METRIC.metricName, { stat: 'Maximum', label: 'mismatched rows' }]],
-        { annotations: { horizontal: [{ label: 'alarm above 0', value: 0, color: '#d62728' }] }, yAxis: { left: { min: 0 } } },
+        [pipeline(METRICS.mismatchedRows, {}, { stat: 'Maximum', label: 'mismatched rows' })],
+        alarmAboveZero,
+      ),
+      graph(12, 26, 12, 'Rows in quarantine', [pipeline(METRICS.quarantinedRows, {}, { stat: 'Maximum', label: 'held rows' })], alarmAboveZero),
+      graph(
+        0,
+        32,
+        12,
+        'Schedules: starts and failed starts',
+        [
+          ['AWS/Scheduler', 'InvocationAttemptCount', 'ScheduleGroup', props.scheduleGroupName, { stat: 'Sum', label: 'start attempts' }],
+          ['AWS/Scheduler', 'TargetErrorCount', 'ScheduleGroup', props.scheduleGroupName, { stat: 'Sum', label: 'attempts refused (retried)', color: '#ff7f0e' }],
+          ['AWS/Scheduler', 'InvocationsSentToDeadLetterCount', 'ScheduleGroup', props.scheduleGroupName, { stat: 'Sum', label: 'starts given up (dead letters)', color: '#d62728' }],
+          ['AWS/Scheduler', 'InvocationsFailedToBeSentToDeadLetterCount', 'ScheduleGroup', props.scheduleGroupName, { stat: 'Sum', label: 'dead letters lost', color: '#9467bd' }],
+        ],
+        fromZero,
       ),
       graph(
         12,
-        26,
+        32,
         12,
-        'Rows in quarantine',
-        [[QUARANTINE_METRIC.namespace, QUARANTINE_METRIC.metricName, { stat: 'Maximum', label: 'held rows' }]],
-        { annotations: { horizontal: [{ label: 'alarm above 0', value: 0, color: '#d62728' }] }, yAxis: { left: { min: 0 } } },
+        'Scheduler dead-letter queue: messages waiting',
+        [['AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'QueueName', props.deadLetterQueueName, { stat: 'Maximum', label: 'failed starts not yet read' }]],
+        alarmAboveZero,
       ),
     ];
 

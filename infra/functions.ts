@@ -1,8 +1,7 @@
-import { QUARANTINE_METRIC } from '../functions/transform/metric';
-import { VERIFY_METRIC } from '../functions/verify/metric';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
 import { Construct } from 'constructs';
+import { DEPLOYMENT_VARIABLE } from '../functions/shared/metrics';
 import { PIPELINE_FUNCTIONS, type PipelineFunctionName } from '../state-machine/definition';
 import type { AwsAccount } from './aws-account';
 import type { InfraConfig } from './config';
@@ -16,18 +15,11 @@ import type { PipelineStorage } from './storage';
 export const POWERTOOLS_SERVICE_NAME = 'totesys-pipeline';
 
 /**
- * The metric the verify function publishes after each comparison (PutMetricData, no dimension):
- * the number of warehouse rows that differ from ToteSys. Its role may publish to this namespace
- * only; the mismatch alarm and the dashboard read it.
+ * The functions that open a database connection (Extract and Verify to ToteSys, Load and Verify
+ * to the warehouse): with subnets configured, these join the VPC. Transform reads and writes only
+ * the buckets, so it stays out (and its role gets no network-interface rights).
  */
-export { VERIFY_METRIC };
-
-/**
- * The metric the transform function publishes after each run, in the embedded metric format
- * through its log (no PutMetricData, so no permission): the rows held in quarantine. The
- * quarantined-rows alarm and the dashboard read it.
- */
-export { QUARANTINE_METRIC };
+export const DATABASE_FUNCTIONS: readonly PipelineFunctionName[] = ['extract', 'load', 'verify'];
 
 export interface PipelineFunctionsProps {
   readonly config: InfraConfig;
@@ -49,7 +41,8 @@ export interface PipelineFunction {
 /**
  * The three steps and the verification as Lambda functions: Node.js 22 on x86_64 (DuckDB's Linux
  * x64 binary), X-Ray tracing, their own log group, and their own role that reaches only the
- * bucket prefixes and the secrets the function uses.
+ * bucket prefixes and the secrets the function uses. Their metrics go out in the embedded metric
+ * format through their log (functions/shared/metrics.ts): no role may call PutMetricData.
  */
 export class PipelineFunctions extends Construct {
   readonly steps: Readonly<Record<PipelineFunctionName, PipelineFunction>>;
@@ -61,8 +54,13 @@ export class PipelineFunctions extends Construct {
     const processed = props.storage.processedBucket;
     const duckDbMemoryMb = (step: PipelineFunctionName) => String(Math.floor(config.functions[step].memoryMb * 0.6));
 
+    // How the functions that open database connections encrypt them (docs/database-tls.md).
+    const tls: Record<string, string> = {
+      DATABASE_SSLMODE: config.databaseSslMode,
+      ...(config.databaseSslRootCert === undefined ? {} : { DATABASE_SSL_ROOT_CERT: config.databaseSslRootCert }),
+    };
     const environment: Record<PipelineFunctionName, Record<string, string>> = {
-      extract: { INGESTION_BUCKET: ingestion.bucket, TOTESYS_SECRET_ID: props.secrets.totesys.arn },
+      extract: { INGESTION_BUCKET: ingestion.bucket, TOTESYS_SECRET_ID: props.secrets.totesys.arn, ...tls },
       transform: {
         INGESTION_BUCKET: ingestion.bucket,
         PROCESSED_BUCKET: processed.bucket,
@@ -72,8 +70,8 @@ export class PipelineFunctions extends Construct {
         PIPELINE_EARLIEST_DATE: config.rows.earliestDate,
         PIPELINE_LATEST_DATE: config.rows.latestDate,
       },
-      load: { PROCESSED_BUCKET: processed.bucket, WAREHOUSE_SECRET_ID: props.secrets.warehouse.arn, LOAD_MEMORY_LIMIT_MB: duckDbMemoryMb('load') },
-      verify: { INGESTION_BUCKET: ingestion.bucket, TOTESYS_SECRET_ID: props.secrets.totesys.arn, WAREHOUSE_SECRET_ID: props.secrets.warehouse.arn },
+      load: { PROCESSED_BUCKET: processed.bucket, WAREHOUSE_SECRET_ID: props.secrets.warehouse.arn, LOAD_MEMORY_LIMIT_MB: duckDbMemoryMb('load'), ...tls },
+      verify: { INGESTION_BUCKET: ingestion.bucket, TOTESYS_SECRET_ID: props.secrets.totesys.arn, WAREHOUSE_SECRET_ID: props.secrets.warehouse.arn, ...tls },
     };
 
     // What each function may touch. Prefixes are the bucket layouts in the README and docs/trust.md.
@@ -103,14 +101,6 @@ export class PipelineFunctions extends Construct {
         ...bucketAccess('Ingestion', ingestion.arn, { read: ['manifests/', 'keys/', 'lake/'], write: [] }),
         readSecret('TotesysSecret', props.secrets.totesys.arn),
         readSecret('WarehouseSecret', props.secrets.warehouse.arn),
-        {
-          // PutMetricData takes no resource narrower than "*": the namespace condition is the limit.
-          Sid: 'PublishVerificationMetric',
-          Effect: 'Allow',
-          Action: 'cloudwatch:PutMetricData',
-          Resource: '*',
-          Condition: { StringEquals: { 'cloudwatch:namespace': VERIFY_METRIC.namespace } },
-        },
       ],
     };
 
@@ -118,6 +108,7 @@ export class PipelineFunctions extends Construct {
     for (const step of PIPELINE_FUNCTIONS) {
       const name = `${config.resourcePrefix}-${step}`;
       const sizing = config.functions[step];
+      const vpc = config.vpc && DATABASE_FUNCTIONS.includes(step) ? config.vpc : undefined;
       const logGroup = new CloudwatchLogGroup(this, `${step}-logs`, {
         name: `/aws/lambda/${name}`,
         retentionInDays: config.logRetentionDays,
@@ -134,7 +125,7 @@ export class PipelineFunctions extends Construct {
             Resource: `${logGroup.arn}:*`,
           },
           XRAY_WRITE,
-          ...(config.vpc ? [VPC_NETWORK_INTERFACES] : []),
+          ...(vpc ? [VPC_NETWORK_INTERFACES] : []),
           ...access[step],
         ],
       });
@@ -160,13 +151,15 @@ export class PipelineFunctions extends Construct {
             ...environment[step],
             POWERTOOLS_SERVICE_NAME,
             POWERTOOLS_LOG_LEVEL: config.functionLogLevel,
+            // The Deployment dimension of every metric the function publishes (functions/shared/metrics.ts).
+            [DEPLOYMENT_VARIABLE]: config.resourcePrefix,
             // The bundle ships its source map: stack traces name the TypeScript files.
             NODE_OPTIONS: '--enable-source-maps',
           },
         },
         tracingConfig: { mode: 'Active' },
         loggingConfig: { logFormat: 'Text', logGroup: logGroup.name },
-        vpcConfig: config.vpc ? { subnetIds: [...config.vpc.subnetIds], securityGroupIds: [...config.vpc.securityGroupIds] } : undefined,
+        vpcConfig: vpc ? { subnetIds: [...vpc.subnetIds], securityGroupIds: [...vpc.securityGroupIds] } : undefined,
         // The role's permissions (logs first of all) must be in place before the first invocation.
         dependsOn: [role.policy, logGroup],
       });

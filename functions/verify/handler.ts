@@ -1,27 +1,29 @@
 import middy from '@middy/core';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { withDatabase } from '../shared/database';
+import { StepMetrics } from '../shared/metrics';
 import { createS3Client } from '../shared/s3';
 import { secretsManagerReader } from '../shared/secrets';
+import { observeStep, stepLogger } from '../shared/step-logger';
 import { readVerifyConfig, type VerifyConfig } from './config';
 import { summarize, type VerificationSummary } from './report';
-import { VERIFY_METRIC } from './metric';
 import { verifyWarehouse } from './verify-warehouse';
 
-const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'totesys-pipeline', persistentKeys: { step: 'verify' } });
+const logger = stepLogger('verify');
+const metrics = new StepMetrics('verify');
 let config: VerifyConfig | undefined;
-const metrics = new Metrics({ namespace: VERIFY_METRIC.namespace, serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'totesys-pipeline' });
-// The alarm reads the metric without dimensions (infra/alerting.ts): no default `service` dimension.
-metrics.clearDefaultDimensions();
+
+/** Input: `{ executionId }` from the state machine (for the logs and metrics only). */
+export interface VerifyInput {
+  readonly executionId?: string;
+}
 
 /**
  * Verify: wiring only. Compares the warehouse with ToteSys as of the last loaded batch and
  * returns the counts per table (the keys are in the log); connects per invocation, so rotated
  * credentials are picked up.
  */
-export const handler = middy(async (): Promise<VerificationSummary> => {
+export const handler = middy(async (_input: VerifyInput = {}): Promise<VerificationSummary> => {
   config ??= readVerifyConfig();
   const { s3, ingestionBucket } = config;
   const readSecret = secretsManagerReader();
@@ -32,9 +34,8 @@ export const handler = middy(async (): Promise<VerificationSummary> => {
     ),
   );
   const summary = summarize(result);
-  // CloudWatch embedded metric format, through the function's log: what the mismatched-rows alarm reads.
-  metrics.addMetric(VERIFY_METRIC.metricName, MetricUnit.Count, result.mismatchedRows);
-  metrics.publishStoredMetrics();
+  // After every verification, 0 included: what the mismatched-rows alarm reads.
+  metrics.mismatchedRows(result.mismatchedRows);
   if (result.mismatchedRows > 0) {
     logger.warn('warehouse differs from ToteSys', {
       batchId: result.batchId,
@@ -43,4 +44,6 @@ export const handler = middy(async (): Promise<VerificationSummary> => {
     });
   }
   return summary;
-}).use(injectLambdaContext(logger));
+})
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(observeStep(logger, metrics));

@@ -6,6 +6,7 @@ import { loadPendingBatches } from '../../functions/load/load-batches';
 import { readLoadConfig } from '../../functions/shared/config';
 import { openDatabase } from '../../functions/shared/database';
 import { createS3Client } from '../../functions/shared/s3';
+import { STEP_LOG_EVENTS } from '../../functions/shared/metrics';
 import { stepMain, type TableVolumes } from './step-process';
 
 stepMain(async (_input: null, progress): Promise<{ batchIds: readonly string[]; rows: number; tables: TableVolumes }> => {
@@ -21,7 +22,7 @@ stepMain(async (_input: null, progress): Promise<{ batchIds: readonly string[]; 
       processedBucket: config.processedBucket,
       duckdb: config.duckdb,
       log: (message, fields) => {
-        if (message !== 'table loaded') return;
+        if (message !== STEP_LOG_EVENTS.tableLoaded) return;
         const { table, staged } = fields as { table: string; staged: number };
         tables[table] = { rows: staged, bytes: 0, seconds: 0 };
         progress(`${table.padEnd(20)} ${staged.toLocaleString('en-GB').padStart(10)} rows`);

@@ -23,6 +23,8 @@ describe('the infrastructure configuration', () => {
       logRetentionDays: 30,
       stateMachineLogLevel: 'ERROR',
       staleAfterHours: 3,
+      maxChangeLagMinutes: 120,
+      databaseSslMode: 'verify-full',
       rows: DEFAULT_ROW_POLICY,
       forceDestroy: false,
       backend: { type: 'local' },
@@ -53,6 +55,11 @@ describe('the infrastructure configuration', () => {
     expect(config.verifySchedule).toEqual({ expression: 'rate(6 hours)', enabled: false });
     expect(config.schedule).toEqual({ expression: 'rate(15 minutes)', enabled: true });
     expect(config.functions.verify).toEqual({ memoryMb: 1024, timeoutSeconds: 900, ephemeralStorageMb: 512 });
+  });
+
+  it('reads the freshness alarm’s threshold in minutes from the environment or the context', () => {
+    expect(readInfraConfig({ ...email, PIPELINE_MAX_CHANGE_LAG_MINUTES: '45' }).maxChangeLagMinutes).toBe(45);
+    expect(readInfraConfig(email, (key) => (key === 'maxChangeLagMinutes' ? 240 : undefined)).maxChangeLagMinutes).toBe(240);
   });
 
   it('reads Transform’s row policy from the environment or the context, as its Lambda reads it', () => {
@@ -118,6 +125,7 @@ describe('the infrastructure configuration', () => {
     [{ PIPELINE_TRANSFORM_MEMORY_MB: '20000' }, /PIPELINE_TRANSFORM_MEMORY_MB .* must be a whole number from 128 to 10240/],
     [{ PIPELINE_LOAD_TIMEOUT_SECONDS: '901' }, /PIPELINE_LOAD_TIMEOUT_SECONDS .* from 1 to 900/],
     [{ PIPELINE_EXTRACT_EPHEMERAL_STORAGE_MB: '256' }, /PIPELINE_EXTRACT_EPHEMERAL_STORAGE_MB .* from 512 to 10240/],
+    [{ PIPELINE_MAX_CHANGE_LAG_MINUTES: '10' }, /PIPELINE_MAX_CHANGE_LAG_MINUTES \(cdktf.json context "maxChangeLagMinutes"\) must be a whole number from 15 to 1440, not "10"/],
     [{ PIPELINE_LOG_RETENTION_DAYS: '10' }, /PIPELINE_LOG_RETENTION_DAYS .* must be one of 1, 3, 5, 7, 14, 30/],
     [{ PIPELINE_SUBNET_IDS: 'subnet-01' }, /PIPELINE_SUBNET_IDS .* and PIPELINE_SECURITY_GROUP_IDS .* go together/],
     [{ PIPELINE_SUBNET_IDS: 'my subnet', PIPELINE_SECURITY_GROUP_IDS: 'sg-01' }, /PIPELINE_SUBNET_IDS .* must be comma-separated ids/],

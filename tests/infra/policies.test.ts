@@ -34,6 +34,7 @@ describe('no policy grants everything', () => {
     const policies = [
       ...everyIdentityPolicy(),
       ...resourcesOf(synth.tf, 'aws_s3_bucket_policy').map((p) => ({ where: p['@address'], statements: statementsOf(p.policy) })),
+      ...resourcesOf(synth.tf, 'aws_sqs_queue_policy').map((p) => ({ where: p['@address'], statements: statementsOf(p.policy) })),
     ];
     expect(policies.length).toBeGreaterThan(0);
     for (const { where, statements } of policies) {
@@ -67,28 +68,16 @@ describe('no policy grants everything', () => {
         'logs:PutResourcePolicy',
         'logs:DescribeResourcePolicies',
         'logs:DescribeLogGroups',
-        'cloudwatch:PutMetricData',
       ].sort(),
     );
   });
 
-  // Transform publishes QuarantinedRows in the embedded metric format, through its log: no permission.
-  it('allows cloudwatch:PutMetricData only to the verify role, and only in the pipeline’s namespace', () => {
-    const publishing = everyIdentityPolicy().flatMap(({ where, statements }) =>
-      statements.filter((s) => asList(s.Action).some((a) => a.startsWith('cloudwatch:'))).map((s) => ({ where, statement: s })),
+  // Every function publishes its metrics in the embedded metric format, through its log.
+  it('lets no role call CloudWatch: no cloudwatch:PutMetricData anywhere', () => {
+    const cloudwatch = everyIdentityPolicy().flatMap(({ where, statements }) =>
+      statements.filter((s) => asList(s.Action).some((a) => a.startsWith('cloudwatch:'))).map((s) => ({ where, sid: s.Sid })),
     );
-    expect(publishing).toEqual([
-      {
-        where: resourceWhere(synth.tf, 'aws_iam_role_policy', 'role', ref(role('verify'), 'id'))['@address'],
-        statement: {
-          Sid: 'PublishVerificationMetric',
-          Effect: 'Allow',
-          Action: 'cloudwatch:PutMetricData',
-          Resource: '*',
-          Condition: { StringEquals: { 'cloudwatch:namespace': 'ToteSysPipeline' } },
-        },
-      },
-    ]);
+    expect(cloudwatch).toEqual([]);
   });
 });
 
@@ -179,7 +168,6 @@ describe('each function’s role', () => {
         's3:ListBucket',
         's3:GetObject',
         'secretsmanager:GetSecretValue',
-        'cloudwatch:PutMetricData',
       ].sort(),
     );
   });
@@ -194,14 +182,23 @@ describe('each function’s role', () => {
     expect(s3Actions.every((a) => ['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListBucket', 's3:PutObject'].includes(a))).toBe(true);
   });
 
-  it('joins the VPC’s network interfaces only when a VPC is configured', () => {
+  it('manages network interfaces only for the functions that join the VPC, when one is configured: never Transform', () => {
     const vpc = synthesizePipeline({ PIPELINE_SUBNET_IDS: 'subnet-0a1', PIPELINE_SECURITY_GROUP_IDS: 'sg-0c3' });
     try {
-      for (const step of PIPELINE_FUNCTIONS) {
+      const statementsIn = (step: string) => {
         const r = resourceWhere(vpc.tf, 'aws_iam_role', 'name', `${prefix}-${step}`);
-        const statements = statementsOf(resourceWhere(vpc.tf, 'aws_iam_role_policy', 'role', ref(r, 'id')).policy);
-        expect(allowed(statements, 'ec2:CreateNetworkInterface')).toEqual(['*']);
-        expect(allowed(statements, 'ec2:DeleteNetworkInterface')).toEqual(['*']);
+        return statementsOf(resourceWhere(vpc.tf, 'aws_iam_role_policy', 'role', ref(r, 'id')).policy);
+      };
+      for (const step of ['extract', 'load', 'verify']) {
+        expect(allowed(statementsIn(step), 'ec2:CreateNetworkInterface')).toEqual(['*']);
+        expect(allowed(statementsIn(step), 'ec2:DeleteNetworkInterface')).toEqual(['*']);
+      }
+      expect([...actionsOf(statementsIn('transform'))].filter((a) => a.startsWith('ec2:'))).toEqual([]);
+      // A role has the rights exactly when its function is attached to the VPC.
+      for (const step of PIPELINE_FUNCTIONS) {
+        const lambda = resourceWhere(vpc.tf, 'aws_lambda_function', 'function_name', `${prefix}-${step}`);
+        const mayAttach = allowed(statementsIn(step), 'ec2:CreateNetworkInterface').length > 0;
+        expect({ step, mayAttach }).toEqual({ step, mayAttach: lambda.vpc_config !== undefined });
       }
     } finally {
       vpc.cleanup();
@@ -246,10 +243,25 @@ describe('the state machine’s role', () => {
     for (const [name, state] of publishing) expect({ name, allowed: mayPublish.includes(state.Parameters!.TopicArn!) }).toEqual({ name, allowed: true });
   });
 
-  it('lets the scheduler start only this state machine', () => {
+  it('lets the scheduler start only this state machine, and send only to its dead-letter queue', () => {
     const machine = resourceWhere(synth.tf, 'aws_sfn_state_machine', 'name', prefix);
-    expect(policyOf('scheduler')).toEqual([{ Sid: 'StartPipeline', Effect: 'Allow', Action: 'states:StartExecution', Resource: ref(machine, 'arn') }]);
+    const queue = resourceWhere(synth.tf, 'aws_sqs_queue', 'name', `${prefix}-scheduler-dlq`);
+    expect(policyOf('scheduler')).toEqual([
+      { Sid: 'StartPipeline', Effect: 'Allow', Action: 'states:StartExecution', Resource: ref(machine, 'arn') },
+      { Sid: 'SendDeadLetters', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: ref(queue, 'arn') },
+    ]);
     expect(statementsOf(role('scheduler').assume_role_policy)[0]).toMatchObject({ Principal: { Service: 'scheduler.amazonaws.com' } });
+  });
+
+  it('is the only role that may reach the dead-letter queue; the queue refuses every other sender', () => {
+    const queue = resourceWhere(synth.tf, 'aws_sqs_queue', 'name', `${prefix}-scheduler-dlq`);
+    const sqsUsers = everyIdentityPolicy().filter(({ statements }) => statements.some((s) => asList(s.Action).some((a) => a.startsWith('sqs:'))));
+    expect(sqsUsers.map(({ where }) => where)).toEqual([resourceWhere(synth.tf, 'aws_iam_role_policy', 'role', ref(role('scheduler'), 'id'))['@address']]);
+    const queuePolicy = statementsOf(resourceWhere(synth.tf, 'aws_sqs_queue_policy', 'queue_url', ref(queue, 'url')).policy);
+    // Only Deny statements: the policy grants nothing to anyone.
+    expect(queuePolicy.every((s) => s.Effect === 'Deny')).toBe(true);
+    const onlySender = queuePolicy.find((s) => asList(s.Action).includes('sqs:SendMessage'))!;
+    expect(onlySender).toMatchObject({ Principal: '*', Resource: ref(queue, 'arn'), Condition: { ArnNotEquals: { 'aws:PrincipalArn': ref(role('scheduler'), 'arn') } } });
   });
 });
 

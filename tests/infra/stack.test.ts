@@ -4,8 +4,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { METRICS, METRICS_NAMESPACE } from '../../functions/shared/metrics';
+import { TOTESYS_TABLE_NAMES } from '../../functions/shared/totesys-tables';
+import { WAREHOUSE_TABLE_NAMES } from '../../functions/shared/warehouse-tables';
 import { PROJECT_ROOT } from '../../infra/nodejs-function';
-import { asList, ref, resourcesOf, resourceWhere, synthesizePipeline, TEST_ENV, type Resource, type SynthesizedPipeline } from './synth';
+import { asList, ref, resourcesOf, resourceWhere, statementsOf, synthesizePipeline, TEST_ENV, type Resource, type SynthesizedPipeline } from './synth';
 
 let synth: SynthesizedPipeline;
 beforeAll(() => {
@@ -116,9 +119,12 @@ describe('the functions', () => {
     const ingestion = ref(bucketNamed('ingestion'), 'bucket');
     const processed = ref(bucketNamed('processed'), 'bucket');
     const secret = (id: string) => ref(resourceWhere(synth.tf, 'aws_secretsmanager_secret', 'name', `${prefix}/${id}`), 'arn');
-    const common = { POWERTOOLS_SERVICE_NAME: 'totesys-pipeline', POWERTOOLS_LOG_LEVEL: 'INFO', NODE_OPTIONS: '--enable-source-maps' };
+    // PIPELINE_DEPLOYMENT: the Deployment dimension of every metric the function publishes.
+    const common = { POWERTOOLS_SERVICE_NAME: 'totesys-pipeline', POWERTOOLS_LOG_LEVEL: 'INFO', NODE_OPTIONS: '--enable-source-maps', PIPELINE_DEPLOYMENT: prefix };
     const variables = (step: string) => (lambdaOf(step).environment as { variables: Record<string, string> }).variables;
-    expect(variables('extract')).toEqual({ ...common, INGESTION_BUCKET: ingestion, TOTESYS_SECRET_ID: secret('totesys') });
+    // Encrypted connections, the server's certificate checked against the RDS bundle (docs/database-tls.md).
+    const tls = { DATABASE_SSLMODE: 'verify-full' };
+    expect(variables('extract')).toEqual({ ...common, INGESTION_BUCKET: ingestion, TOTESYS_SECRET_ID: secret('totesys'), ...tls });
     expect(variables('transform')).toEqual({
       ...common,
       INGESTION_BUCKET: ingestion,
@@ -128,8 +134,26 @@ describe('the functions', () => {
       PIPELINE_EARLIEST_DATE: '1970-01-01',
       PIPELINE_LATEST_DATE: '2099-12-31',
     });
-    expect(variables('load')).toEqual({ ...common, PROCESSED_BUCKET: processed, WAREHOUSE_SECRET_ID: secret('warehouse'), LOAD_MEMORY_LIMIT_MB: '1228' });
-    expect(variables('verify')).toEqual({ ...common, INGESTION_BUCKET: ingestion, TOTESYS_SECRET_ID: secret('totesys'), WAREHOUSE_SECRET_ID: secret('warehouse') });
+    expect(variables('load')).toEqual({ ...common, PROCESSED_BUCKET: processed, WAREHOUSE_SECRET_ID: secret('warehouse'), LOAD_MEMORY_LIMIT_MB: '1228', ...tls });
+    expect(variables('verify')).toEqual({ ...common, INGESTION_BUCKET: ingestion, TOTESYS_SECRET_ID: secret('totesys'), WAREHOUSE_SECRET_ID: secret('warehouse'), ...tls });
+  });
+
+  it('take the TLS settings from the deploy-time settings, checked at synth', () => {
+    const lambdaVariables = (tf: typeof synth.tf, step: string) =>
+      (resourceWhere(tf, 'aws_lambda_function', 'function_name', `${prefix}-${step}`).environment as { variables: Record<string, string> }).variables;
+    const custom = synthesizePipeline({ PIPELINE_DATABASE_SSLMODE: 'require', PIPELINE_DATABASE_SSL_ROOT_CERT: 'system' });
+    try {
+      for (const step of ['extract', 'load', 'verify']) {
+        expect(lambdaVariables(custom.tf, step)).toMatchObject({
+          DATABASE_SSLMODE: 'require',
+          DATABASE_SSL_ROOT_CERT: 'system',
+        });
+      }
+      expect(lambdaVariables(custom.tf, 'transform')).not.toHaveProperty('DATABASE_SSLMODE');
+    } finally {
+      custom.cleanup();
+    }
+    expect(() => synthesizePipeline({ PIPELINE_DATABASE_SSLMODE: 'on' })).toThrow(/PIPELINE_DATABASE_SSLMODE/);
   });
 
   it('give Transform the row policy of the deploy-time settings, and no other function', () => {
@@ -171,13 +195,19 @@ describe('the functions', () => {
     expect(synth.stack.functions.steps.verify.package.shippedPackages).toEqual([]);
   });
 
-  it('join the VPC when subnets and security groups are configured', () => {
+  it('put in the VPC, when subnets and security groups are configured, the functions that open a database connection, and only those', () => {
     const vpc = synthesizePipeline({ PIPELINE_SUBNET_IDS: 'subnet-0a1,subnet-0b2', PIPELINE_SECURITY_GROUP_IDS: 'sg-0c3' });
     try {
-      for (const step of PIPELINE_FUNCTIONS) {
-        const lambda = resourceWhere(vpc.tf, 'aws_lambda_function', 'function_name', `${prefix}-${step}`);
-        expect(lambda.vpc_config).toEqual({ subnet_ids: ['subnet-0a1', 'subnet-0b2'], security_group_ids: ['sg-0c3'] });
+      const lambda = (step: string) => resourceWhere(vpc.tf, 'aws_lambda_function', 'function_name', `${prefix}-${step}`);
+      for (const step of ['extract', 'load', 'verify']) {
+        expect(lambda(step).vpc_config).toEqual({ subnet_ids: ['subnet-0a1', 'subnet-0b2'], security_group_ids: ['sg-0c3'] });
       }
+      // Transform reaches only S3: in the VPC it would need a NAT gateway or an endpoint for nothing.
+      expect(lambda('transform').vpc_config).toBeUndefined();
+      // The same set, read another way: the functions given a database secret to connect with.
+      const variables = (step: string) => (lambda(step).environment as { variables: Record<string, string> }).variables;
+      const connecting = PIPELINE_FUNCTIONS.filter((step) => Object.keys(variables(step)).some((name) => name.endsWith('_SECRET_ID')));
+      expect(PIPELINE_FUNCTIONS.filter((step) => lambda(step).vpc_config !== undefined)).toEqual(connecting);
     } finally {
       vpc.cleanup();
     }
@@ -259,39 +289,73 @@ describe('the state machine', () => {
   });
 });
 
-describe('the schedule', () => {
-  it('starts an execution with input {} every 15 minutes, through its own role', () => {
+describe('the schedules', () => {
+  const schedulerRoleArn = () => ref(resourceWhere(synth.tf, 'aws_iam_role', 'name', `${prefix}-scheduler`), 'arn');
+  const deadLetterQueue = () => resourceWhere(synth.tf, 'aws_sqs_queue', 'name', `${prefix}-scheduler-dlq`);
+  const group = () => resourceWhere(synth.tf, 'aws_scheduler_schedule_group', 'name', prefix);
+  /** What both schedules share: their group, the role, retries, and where a start that keeps failing goes. */
+  const delivery = () => ({
+    group_name: ref(group(), 'name'),
+    target: {
+      role_arn: schedulerRoleArn(),
+      retry_policy: { maximum_event_age_in_seconds: 300, maximum_retry_attempts: 3 },
+      dead_letter_config: { arn: ref(deadLetterQueue(), 'arn') },
+    },
+  });
+
+  it('start a scheduled run (input {"scheduled": true}) every 15 minutes, through their own role, in their own group', () => {
     const machine = resourceWhere(synth.tf, 'aws_sfn_state_machine', 'name', prefix);
     const schedule = resourceWhere(synth.tf, 'aws_scheduler_schedule', 'name', prefix);
     expect(schedule).toMatchObject({
       schedule_expression: 'rate(15 minutes)',
       state: 'ENABLED',
       flexible_time_window: { mode: 'OFF' },
-      target: {
-        arn: ref(machine, 'arn'),
-        input: '{}',
-        role_arn: ref(resourceWhere(synth.tf, 'aws_iam_role', 'name', `${prefix}-scheduler`), 'arn'),
-      },
+      target: { arn: ref(machine, 'arn'), input: '{"scheduled":true}' },
     });
+    expect(schedule).toMatchObject(delivery());
   });
 
-  it('starts a verification (input {"verify": true}) daily at 05:00 UTC, through the same role', () => {
+  it('start a verification (input {"verify": true}) daily at 05:07 UTC, through the same role, group and dead-letter queue', () => {
     const machine = resourceWhere(synth.tf, 'aws_sfn_state_machine', 'name', prefix);
-    expect(resourceWhere(synth.tf, 'aws_scheduler_schedule', 'name', `${prefix}-verify`)).toMatchObject({
+    const verify = resourceWhere(synth.tf, 'aws_scheduler_schedule', 'name', `${prefix}-verify`);
+    expect(verify).toMatchObject({
       schedule_expression: 'cron(7 5 * * ? *)',
       state: 'ENABLED',
       flexible_time_window: { mode: 'OFF' },
-      target: {
-        arn: ref(machine, 'arn'),
-        input: '{"verify":true}',
-        role_arn: ref(resourceWhere(synth.tf, 'aws_iam_role', 'name', `${prefix}-scheduler`), 'arn'),
-        retry_policy: { maximum_event_age_in_seconds: 300, maximum_retry_attempts: 3 },
-      },
+      target: { arn: ref(machine, 'arn'), input: '{"verify":true}' },
     });
+    expect(verify).toMatchObject(delivery());
     expect(resourcesOf(synth.tf, 'aws_scheduler_schedule')).toHaveLength(2);
+    expect(resourcesOf(synth.tf, 'aws_scheduler_schedule_group')).toHaveLength(1);
   });
 
-  it('takes the verification’s expression and state from its own settings', () => {
+  it('put a start they could not make into an encrypted queue that keeps it 14 days', () => {
+    expect(resourcesOf(synth.tf, 'aws_sqs_queue')).toHaveLength(1);
+    const queue = deadLetterQueue();
+    expect(queue).toMatchObject({ sqs_managed_sse_enabled: true, message_retention_seconds: 14 * 24 * 3600 });
+    expect(queue.fifo_queue).toBeUndefined();
+    const policy = resourceWhere(synth.tf, 'aws_sqs_queue_policy', 'queue_url', ref(queue, 'url'));
+    expect(statementsOf(policy.policy)).toEqual([
+      {
+        Sid: 'OnlyTheSchedulerSends',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 'sqs:SendMessage',
+        Resource: ref(queue, 'arn'),
+        Condition: { ArnNotEquals: { 'aws:PrincipalArn': schedulerRoleArn() } },
+      },
+      {
+        Sid: 'DenyInsecureTransport',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 'sqs:*',
+        Resource: ref(queue, 'arn'),
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      },
+    ]);
+  });
+
+  it('take the verification’s expression and state from its own settings', () => {
     const weekly = synthesizePipeline({ PIPELINE_VERIFY_SCHEDULE_EXPRESSION: 'cron(30 6 ? * MON *)', PIPELINE_VERIFY_SCHEDULE_ENABLED: 'false' });
     try {
       expect(resourceWhere(weekly.tf, 'aws_scheduler_schedule', 'name', `${prefix}-verify`)).toMatchObject({ schedule_expression: 'cron(30 6 ? * MON *)', state: 'DISABLED' });
@@ -301,18 +365,40 @@ describe('the schedule', () => {
     }
   });
 
-  it('takes its expression and state from the configuration', () => {
+  it('take the run schedule’s expression and state from the configuration, and the alarms their periods from it', () => {
     const hourly = synthesizePipeline({ PIPELINE_SCHEDULE_EXPRESSION: 'cron(0 * * * ? *)', PIPELINE_SCHEDULE_ENABLED: 'false' });
     try {
       expect(resourceWhere(hourly.tf, 'aws_scheduler_schedule', 'name', prefix)).toMatchObject({ schedule_expression: 'cron(0 * * * ? *)', state: 'DISABLED' });
       // Nothing runs on purpose: the "no success" alarm stays quiet.
       const stale = resourceWhere(hourly.tf, 'aws_cloudwatch_metric_alarm', 'alarm_name', `${prefix}-no-successful-execution`);
       expect(stale.actions_enabled).toBe(false);
-      // One point per run: the quarantine alarm's period follows the schedule.
+      // One point per run: the quarantine and freshness alarms' period follows the schedule.
       expect(resourceWhere(hourly.tf, 'aws_cloudwatch_metric_alarm', 'alarm_name', `${prefix}-quarantined-rows`).period).toBe(3600);
+      expect(resourceWhere(hourly.tf, 'aws_cloudwatch_metric_alarm', 'alarm_name', `${prefix}-freshness`).period).toBe(3600);
     } finally {
       hourly.cleanup();
     }
+  });
+});
+
+describe('the metrics', () => {
+  // The contract docs/deploy.md states: what the functions publish, and the alarms and the dashboard read.
+  it('are published under one namespace, with the deployment as a dimension, by the names the documentation gives', () => {
+    expect(METRICS_NAMESPACE).toBe('ToteSysPipeline');
+    expect(Object.fromEntries(Object.values(METRICS).map((m) => [m.name, m.dimensions]))).toEqual({
+      Rows: ['Deployment', 'Step', 'Table'],
+      BatchRows: ['Deployment'],
+      DeletedRows: ['Deployment', 'Table'],
+      QuarantinedRows: ['Deployment'],
+      MismatchedRows: ['Deployment'],
+      ChangeLagSeconds: ['Deployment'],
+      StepDuration: ['Deployment', 'Step'],
+    });
+  });
+
+  it('come from the functions’ own output, never from log metric filters on message text', () => {
+    expect(resourcesOf(synth.tf, 'aws_cloudwatch_log_metric_filter')).toEqual([]);
+    expect(synth.json).not.toMatch(/\$\.message/);
   });
 });
 
@@ -328,17 +414,36 @@ describe('alerting', () => {
   const alarm = (name: string) => resourceWhere(synth.tf, 'aws_cloudwatch_metric_alarm', 'alarm_name', `${prefix}-${name}`);
   const topicArn = () => ref(resourceWhere(synth.tf, 'aws_sns_topic', 'name', `${prefix}-alerts`), 'arn');
   const machineArn = () => ref(resourceWhere(synth.tf, 'aws_sfn_state_machine', 'name', prefix), 'arn');
+  const describesItself = (a: Resource, pattern: RegExp) => {
+    expect(a.alarm_description).toMatch(pattern);
+    expect(String(a.alarm_description).length).toBeLessThanOrEqual(1024);
+  };
 
-  it('alarms on any failed execution', () => {
-    expect(alarm('execution-failed')).toMatchObject({
+  it('counts failed executions for the dashboard without emailing: the state machine has emailed each already', () => {
+    const failed = alarm('execution-failed');
+    expect(failed).toMatchObject({
       namespace: 'AWS/States',
       metric_name: 'ExecutionsFailed',
       dimensions: { StateMachineArn: machineArn() },
       statistic: 'Sum',
       threshold: 0,
       comparison_operator: 'GreaterThanThreshold',
-      alarm_actions: [topicArn()],
     });
+    expect(failed.alarm_actions).toBeUndefined();
+    expect(failed.ok_actions).toBeUndefined();
+    describesItself(failed, /sends no email.*ToteSys pipeline failed at.*mismatched-rows/);
+  });
+
+  it('sends no failure email of its own: the state machine’s NotifyFailure state is the one path, and only it publishes on failure', () => {
+    const machine = resourceWhere(synth.tf, 'aws_sfn_state_machine', 'name', prefix);
+    const states = (JSON.parse(machine.definition as string) as { States: Record<string, { Type: string; Resource?: string; Next?: string }> }).States;
+    const publishing = Object.entries(states).filter(([, state]) => state.Resource === 'arn:aws:states:::sns:publish').map(([name]) => name);
+    // NotifyFailure for failures, NotifyQuarantine for successful runs with rows held.
+    expect(publishing.sort()).toEqual(['NotifyFailure', 'NotifyQuarantine']);
+    // The alarms that fire on the same failures send nothing.
+    for (const name of ['execution-failed', ...PIPELINE_FUNCTIONS.flatMap((step) => [`${step}-errors`, `${step}-throttles`])]) {
+      expect({ name, actions: alarm(name).alarm_actions }).toEqual({ name, actions: undefined });
+    }
   });
 
   it('alarms when no execution has succeeded for 3 hours, counting silence as failure', () => {
@@ -358,21 +463,20 @@ describe('alerting', () => {
     });
   });
 
-  it('alarms when a verification finds rows that differ (MismatchedRows > 0), treating no data as no mismatch', () => {
+  it('alarms when a verification of this deployment finds rows that differ (MismatchedRows > 0), treating no data as no mismatch', () => {
     const mismatch = alarm('mismatched-rows');
     expect(mismatch).toMatchObject({
       namespace: 'ToteSysPipeline',
       metric_name: 'MismatchedRows',
+      dimensions: { Deployment: prefix },
       statistic: 'Maximum',
       threshold: 0,
       comparison_operator: 'GreaterThanThreshold',
       treat_missing_data: 'notBreaching',
       alarm_actions: [topicArn()],
     });
-    expect(mismatch.dimensions).toBeUndefined();
     expect(mismatch.actions_enabled).toBeUndefined();
-    expect(mismatch.alarm_description).toMatch(/differ from ToteSys.*WarehouseMismatch.*npm run verify.*docs\/deploy\.md/);
-    expect(String(mismatch.alarm_description).length).toBeLessThanOrEqual(1024);
+    describesItself(mismatch, /differ from ToteSys.*WarehouseMismatch.*npm run verify.*docs\/deploy\.md/);
   });
 
   it('alarms while rows are held in quarantine (QuarantinedRows > 0 over a schedule period), emailing when it fires and when it clears', () => {
@@ -380,6 +484,7 @@ describe('alerting', () => {
     expect(quarantine).toMatchObject({
       namespace: 'ToteSysPipeline',
       metric_name: 'QuarantinedRows',
+      dimensions: { Deployment: prefix },
       statistic: 'Maximum',
       period: 900,
       evaluation_periods: 1,
@@ -389,85 +494,199 @@ describe('alerting', () => {
       alarm_actions: [topicArn()],
       ok_actions: [topicArn()],
     });
-    expect(quarantine.dimensions).toBeUndefined();
-    expect(quarantine.actions_enabled).toBeUndefined();
-    expect(quarantine.alarm_description).toMatch(/quarantine.*npm run quarantine.*docs\/quarantine\.md.*ToteSys.*by itself/);
-    expect(String(quarantine.alarm_description).length).toBeLessThanOrEqual(1024);
+    describesItself(quarantine, /quarantine.*npm run quarantine.*docs\/quarantine\.md.*ToteSys.*by itself/);
     // Only this alarm reports its return to OK: the others clear silently.
     expect(resourcesOf(synth.tf, 'aws_cloudwatch_metric_alarm').filter((a) => a.ok_actions !== undefined).map((a) => a.alarm_name)).toEqual([`${prefix}-quarantined-rows`]);
   });
 
-  it.each(PIPELINE_FUNCTIONS)('alarms on the %s function’s errors, throttles and a duration near its timeout', (step) => {
-    const dimensions = { FunctionName: ref(lambdaOf(step), 'function_name') };
-    const common = { namespace: 'AWS/Lambda', dimensions, comparison_operator: 'GreaterThanThreshold', alarm_actions: [topicArn()] };
-    expect(alarm(`${step}-errors`)).toMatchObject({ ...common, metric_name: 'Errors', statistic: 'Sum', threshold: 0 });
-    expect(alarm(`${step}-throttles`)).toMatchObject({ ...common, metric_name: 'Throttles', statistic: 'Sum', threshold: 0 });
-    expect(alarm(`${step}-duration-near-timeout`)).toMatchObject({ ...common, metric_name: 'Duration', statistic: 'Maximum', threshold: 900 * 1000 * 0.8 });
+  it('alarms when the newest change loaded in a schedule period was over 2 hours old, treating no load as no news', () => {
+    const freshness = alarm('freshness');
+    expect(freshness).toMatchObject({
+      namespace: 'ToteSysPipeline',
+      metric_name: 'ChangeLagSeconds',
+      dimensions: { Deployment: prefix },
+      // The freshest batch of the period: a catch-up that loads old batches first does not fire it.
+      statistic: 'Minimum',
+      period: 900,
+      evaluation_periods: 1,
+      threshold: 2 * 3600,
+      comparison_operator: 'GreaterThanThreshold',
+      treat_missing_data: 'notBreaching',
+      alarm_actions: [topicArn()],
+    });
+    describesItself(freshness, /behind ToteSys.*quiet ToteSys.*docs\/deploy\.md/);
+    const strict = synthesizePipeline({ PIPELINE_MAX_CHANGE_LAG_MINUTES: '45' });
+    try {
+      expect(resourceWhere(strict.tf, 'aws_cloudwatch_metric_alarm', 'alarm_name', `${prefix}-freshness`).threshold).toBe(45 * 60);
+    } finally {
+      strict.cleanup();
+    }
   });
 
-  it('sends every alarm to the topic', () => {
+  it('alarms when the scheduler left a start it could not make in the dead-letter queue, or could not even do that', () => {
+    const queue = resourceWhere(synth.tf, 'aws_sqs_queue', 'name', `${prefix}-scheduler-dlq`);
+    const waiting = alarm('scheduler-dead-letters');
+    expect(waiting).toMatchObject({
+      namespace: 'AWS/SQS',
+      metric_name: 'ApproximateNumberOfMessagesVisible',
+      dimensions: { QueueName: ref(queue, 'name') },
+      statistic: 'Maximum',
+      threshold: 0,
+      comparison_operator: 'GreaterThanThreshold',
+      treat_missing_data: 'notBreaching',
+      alarm_actions: [topicArn()],
+    });
+    describesItself(waiting, /could not start the state machine.*purge the queue/);
+    const lost = alarm('scheduler-dead-letters-lost');
+    expect(lost).toMatchObject({
+      namespace: 'AWS/Scheduler',
+      metric_name: 'InvocationsFailedToBeSentToDeadLetterCount',
+      dimensions: { ScheduleGroup: ref(resourceWhere(synth.tf, 'aws_scheduler_schedule_group', 'name', prefix), 'name') },
+      statistic: 'Sum',
+      threshold: 0,
+      comparison_operator: 'GreaterThanThreshold',
+      treat_missing_data: 'notBreaching',
+      alarm_actions: [topicArn()],
+    });
+    describesItself(lost, /scheduler role/);
+  });
+
+  it.each(PIPELINE_FUNCTIONS)('watches the %s function’s errors and throttles silently, and emails when a successful run nears its timeout', (step) => {
+    const dimensions = { FunctionName: ref(lambdaOf(step), 'function_name') };
+    const lambdaAlarm = { namespace: 'AWS/Lambda', dimensions, comparison_operator: 'GreaterThanThreshold', threshold: 0, statistic: 'Sum' };
+    expect(alarm(`${step}-errors`)).toMatchObject({ ...lambdaAlarm, metric_name: 'Errors' });
+    expect(alarm(`${step}-throttles`)).toMatchObject({ ...lambdaAlarm, metric_name: 'Throttles' });
+    for (const silent of [`${step}-errors`, `${step}-throttles`]) {
+      expect(alarm(silent).alarm_actions).toBeUndefined();
+      describesItself(alarm(silent), /sends no email/);
+    }
+    // From the step's own StepDuration, which a failed (or timed-out) invocation never publishes.
+    const duration = alarm(`${step}-duration-near-timeout`);
+    expect(duration).toMatchObject({
+      namespace: 'ToteSysPipeline',
+      metric_name: 'StepDuration',
+      dimensions: { Deployment: prefix, Step: step },
+      statistic: 'Maximum',
+      threshold: 900 * 1000 * 0.8,
+      comparison_operator: 'GreaterThanThreshold',
+      treat_missing_data: 'notBreaching',
+      alarm_actions: [topicArn()],
+    });
+    describesItself(duration, new RegExp(`succeeded.*PIPELINE_${step.toUpperCase()}_MEMORY_MB`));
+  });
+
+  it('emails from exactly the alarms that mean something no failure email says', () => {
     const alarms = resourcesOf(synth.tf, 'aws_cloudwatch_metric_alarm');
-    expect(alarms).toHaveLength(4 + 3 * PIPELINE_FUNCTIONS.length);
-    for (const a of alarms) expect(a.alarm_actions).toEqual([topicArn()]);
+    expect(alarms).toHaveLength(7 + 3 * PIPELINE_FUNCTIONS.length);
+    const emailing = alarms.filter((a) => a.alarm_actions !== undefined).map((a) => String(a.alarm_name).slice(prefix.length + 1));
+    expect(emailing.sort()).toEqual(
+      [
+        'no-successful-execution',
+        'mismatched-rows',
+        'quarantined-rows',
+        'freshness',
+        'scheduler-dead-letters',
+        'scheduler-dead-letters-lost',
+        ...PIPELINE_FUNCTIONS.map((step) => `${step}-duration-near-timeout`),
+      ].sort(),
+    );
+    for (const a of alarms.filter((a) => a.alarm_actions !== undefined)) expect(a.alarm_actions).toEqual([topicArn()]);
   });
 });
 
 describe('the dashboard', () => {
-  const namespace = 'totesys-pipeline/dev';
-
-  it.each([
-    ['extract', 'table extracted', 'RowsExtracted'],
-    ['transform', 'table transformed', 'RowsTransformed'],
-    ['load', 'table loaded', 'RowsLoaded'],
-  ])('counts rows per table from the %s log ("%s")', (step, message, metricName) => {
-    const logGroup = resourceWhere(synth.tf, 'aws_cloudwatch_log_group', 'name', `/aws/lambda/${prefix}-${step}`);
-    const filter = resourceWhere(synth.tf, 'aws_cloudwatch_log_metric_filter', 'name', `${prefix}-${metricName}`);
-    expect(filter).toMatchObject({
-      log_group_name: ref(logGroup, 'name'),
-      pattern: `{ $.message = "${message}" }`,
-      metric_transformation: { namespace, name: metricName, value: '$.rows', dimensions: { table: '$.table' } },
-    });
-  });
-
-  it('measures freshness from Load’s changeLagSeconds', () => {
-    const filter = resourceWhere(synth.tf, 'aws_cloudwatch_log_metric_filter', 'name', `${prefix}-ChangeLagSeconds`);
-    expect(filter).toMatchObject({
-      pattern: '{ ($.message = "batch loaded") && ($.changeLagSeconds >= 0) }',
-      metric_transformation: { namespace, name: 'ChangeLagSeconds', value: '$.changeLagSeconds' },
-    });
-  });
-
-  it('shows executions, execution time, step duration and errors, rows per table, freshness, mismatched rows, rows in quarantine and the alarms', () => {
+  type Widget = { type: string; x: number; y: number; width: number; properties: Record<string, unknown> };
+  const widgets = () => {
     const dashboard = resourceWhere(synth.tf, 'aws_cloudwatch_dashboard', 'dashboard_name', prefix);
-    const body = JSON.parse(dashboard.dashboard_body as string) as { widgets: { type: string; properties: Record<string, unknown> }[] };
-    const byTitle = new Map(body.widgets.map((w) => [String(w.properties.title ?? w.type), w]));
-    const metricsOf = (title: string) => JSON.stringify(byTitle.get(title)?.properties.metrics);
-    expect(metricsOf('Executions')).toEqual(expect.stringContaining('ExecutionsStarted'));
-    expect(metricsOf('Executions')).toEqual(expect.stringContaining('ExecutionsSucceeded'));
-    expect(metricsOf('Executions')).toEqual(expect.stringContaining('ExecutionsFailed'));
-    expect(metricsOf('Execution time (ms)')).toEqual(expect.stringContaining('ExecutionTime'));
-    for (const step of PIPELINE_FUNCTIONS) {
-      expect(metricsOf('Step duration, maximum (ms)')).toEqual(expect.stringContaining(ref(lambdaOf(step), 'function_name')));
-      expect(metricsOf('Step errors and throttles')).toEqual(expect.stringContaining(ref(lambdaOf(step), 'function_name')));
+    return (JSON.parse(dashboard.dashboard_body as string) as { widgets: Widget[] }).widgets;
+  };
+  const byTitle = () => new Map(widgets().map((w) => [String(w.properties.title ?? w.type), w]));
+  const linesOf = (title: string) => {
+    const widget = byTitle().get(title);
+    if (!widget) throw new Error(`No widget titled ${title}`);
+    return widget.properties.metrics as unknown[][];
+  };
+  /** A metric line without its options: namespace, name, then dimension names and values. */
+  const identity = (line: unknown[]) => line.filter((part) => typeof part === 'string');
+
+  it('draws the rows of each step per table from the Rows metric of this deployment: every ToteSys table for Extract, every warehouse table for Transform and Load', () => {
+    const tables = (step: string) => [...linesOf(`Rows ${step} per table`)].map(identity);
+    expect(tables('extracted')).toEqual(TOTESYS_TABLE_NAMES.map((table) => ['ToteSysPipeline', 'Rows', 'Deployment', prefix, 'Step', 'extract', 'Table', table]));
+    expect(tables('transformed')).toEqual(WAREHOUSE_TABLE_NAMES.map((table) => ['ToteSysPipeline', 'Rows', 'Deployment', prefix, 'Step', 'transform', 'Table', table]));
+    expect(tables('loaded')).toEqual(
+      [...WAREHOUSE_TABLE_NAMES, 'source_row_deletions'].map((table) => ['ToteSysPipeline', 'Rows', 'Deployment', prefix, 'Step', 'load', 'Table', table]),
+    );
+    for (const step of ['extracted', 'transformed', 'loaded']) {
+      for (const line of linesOf(`Rows ${step} per table`)) expect(line.at(-1)).toMatchObject({ stat: 'Sum' });
     }
-    expect(metricsOf('Rows extracted per table')).toContain('MetricName=\\"RowsExtracted\\"');
-    expect(metricsOf('Rows transformed per table')).toContain('MetricName=\\"RowsTransformed\\"');
-    expect(metricsOf('Rows loaded per table')).toContain('MetricName=\\"RowsLoaded\\"');
-    const freshness = [...byTitle.keys()].find((title) => title.startsWith('Freshness'))!;
-    expect(metricsOf(freshness)).toContain('ChangeLagSeconds');
-    expect(JSON.parse(metricsOf('Verification: warehouse rows that differ from ToteSys'))).toEqual([
-      ['ToteSysPipeline', 'MismatchedRows', { stat: 'Maximum', label: 'mismatched rows' }],
+  });
+
+  it('draws batch sizes, deletions, freshness (with the alarm’s line), step durations, mismatched and held rows from the functions’ metrics', () => {
+    const titles = [...byTitle().keys()];
+    const freshness = titles.find((title) => title.startsWith('Freshness'))!;
+    expect(linesOf(freshness).map(identity)).toEqual([
+      ['ToteSysPipeline', 'ChangeLagSeconds', 'Deployment', prefix],
+      ['ToteSysPipeline', 'ChangeLagSeconds', 'Deployment', prefix],
     ]);
-    expect(JSON.parse(metricsOf('Rows in quarantine'))).toEqual([['ToteSysPipeline', 'QuarantinedRows', { stat: 'Maximum', label: 'held rows' }]]);
+    expect(linesOf(freshness).map((line) => (line.at(-1) as { stat: string }).stat)).toEqual(['Minimum', 'Maximum']);
+    expect(byTitle().get(freshness)!.properties.annotations).toEqual({ horizontal: [expect.objectContaining({ value: 7200 })] });
+    const batches = linesOf('Batch size (rows) and deletions').map(identity);
+    expect(batches.slice(0, 2)).toEqual([
+      ['ToteSysPipeline', 'BatchRows', 'Deployment', prefix],
+      ['ToteSysPipeline', 'BatchRows', 'Deployment', prefix],
+    ]);
+    expect(batches.slice(2)).toEqual(TOTESYS_TABLE_NAMES.map((table) => ['ToteSysPipeline', 'DeletedRows', 'Deployment', prefix, 'Table', table]));
+    expect(linesOf('Step duration, maximum (ms)').map(identity)).toEqual(
+      PIPELINE_FUNCTIONS.map((step) => ['ToteSysPipeline', 'StepDuration', 'Deployment', prefix, 'Step', step]),
+    );
+    expect(linesOf('Verification: warehouse rows that differ from ToteSys')).toEqual([
+      ['ToteSysPipeline', 'MismatchedRows', 'Deployment', prefix, { stat: 'Maximum', label: 'mismatched rows' }],
+    ]);
+    expect(linesOf('Rows in quarantine')).toEqual([['ToteSysPipeline', 'QuarantinedRows', 'Deployment', prefix, { stat: 'Maximum', label: 'held rows' }]]);
     // Side by side: the two counts of rows the warehouse lacks or gets wrong.
     const place = (title: string) => {
-      const { x, y, width } = byTitle.get(title) as unknown as { x: number; y: number; width: number };
+      const { x, y, width } = byTitle().get(title)!;
       return { x, y, width };
     };
     const mismatched = place('Verification: warehouse rows that differ from ToteSys');
     expect(place('Rows in quarantine')).toEqual({ x: mismatched.x + mismatched.width, y: mismatched.y, width: mismatched.width });
-    const alarms = byTitle.get('Alarms')!;
+  });
+
+  it('reads every pipeline metric by the names, namespace and dimensions functions/shared/metrics.ts defines, and nothing else of that namespace', () => {
+    const ours = widgets()
+      .filter((w) => w.type === 'metric')
+      .flatMap((w) => w.properties.metrics as unknown[][])
+      .filter((line) => line[0] === METRICS_NAMESPACE);
+    const definitions = new Map<string, readonly string[]>(Object.values(METRICS).map((m) => [m.name, m.dimensions]));
+    for (const line of ours) {
+      const [, name, ...rest] = identity(line);
+      const dimensionNames = rest.filter((_, i) => i % 2 === 0);
+      expect({ name, dimensionNames }).toEqual({ name, dimensionNames: definitions.get(name!) });
+      expect(rest[1]).toBe(prefix);
+    }
+    expect(new Set(ours.map((line) => line[1]))).toEqual(new Set(definitions.keys()));
+  });
+
+  it('shows the AWS side: executions, execution time, function errors and throttles, the schedules and their dead-letter queue, and every alarm', () => {
+    const text = (title: string) => JSON.stringify(linesOf(title));
+    expect(text('Executions')).toEqual(expect.stringContaining('ExecutionsStarted'));
+    expect(text('Executions')).toEqual(expect.stringContaining('ExecutionsSucceeded'));
+    expect(text('Executions')).toEqual(expect.stringContaining('ExecutionsFailed'));
+    expect(text('Execution time (ms)')).toEqual(expect.stringContaining('ExecutionTime'));
+    for (const step of PIPELINE_FUNCTIONS) expect(text('Step errors and throttles')).toEqual(expect.stringContaining(ref(lambdaOf(step), 'function_name')));
+    const group = ref(resourceWhere(synth.tf, 'aws_scheduler_schedule_group', 'name', prefix), 'name');
+    expect(linesOf('Schedules: starts and failed starts').map(identity)).toEqual(
+      ['InvocationAttemptCount', 'TargetErrorCount', 'InvocationsSentToDeadLetterCount', 'InvocationsFailedToBeSentToDeadLetterCount'].map((name) => [
+        'AWS/Scheduler',
+        name,
+        'ScheduleGroup',
+        group,
+      ]),
+    );
+    const queue = resourceWhere(synth.tf, 'aws_sqs_queue', 'name', `${prefix}-scheduler-dlq`);
+    expect(linesOf('Scheduler dead-letter queue: messages waiting').map(identity)).toEqual([['AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'QueueName', ref(queue, 'name')]]);
+    const alarms = byTitle().get('Alarms')!;
     expect(alarms.type).toBe('alarm');
-    expect(asList(alarms.properties.alarms as string[])).toHaveLength(resourcesOf(synth.tf, 'aws_cloudwatch_metric_alarm').length);
+    expect(asList(alarms.properties.alarms as string[]).sort()).toEqual(resourcesOf(synth.tf, 'aws_cloudwatch_metric_alarm').map((a) => ref(a, 'arn')).sort());
   });
 });

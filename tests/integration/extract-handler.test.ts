@@ -1,4 +1,5 @@
 import type { Context } from 'aws-lambda';
+import { STEP_LOG_EVENTS } from '../../functions/shared/metrics';
 import { loadSample } from '../../scripts/totesys/sample';
 import { createTotesysSchema } from '../../scripts/totesys/schema';
 import { useTestDatabase } from '../support/database';
@@ -51,7 +52,7 @@ describe('the extract Lambda handler', () => {
     });
     const entries = logs.map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(entries).toContainEqual(
-      expect.objectContaining({ level: 'INFO', message: 'table extracted', step: 'extract', batchId: '0000000001', table: 'sales_order', rows: 33 }),
+      expect.objectContaining({ level: 'INFO', message: STEP_LOG_EVENTS.tableExtracted, step: 'extract', batchId: '0000000001', table: 'sales_order', rows: 33 }),
     );
     expect(logs.join('')).not.toContain(db.url);
   });

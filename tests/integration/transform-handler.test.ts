@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { extractChangedRows } from '../../functions/extract/extract-changed-rows';
+import { LOCAL_DEPLOYMENT } from '../../functions/shared/metrics';
 import type { TransformResult } from '../../functions/transform/transform-batches';
 import { useTestDatabase } from '../support/database';
 import { seedSampleTotesys } from '../support/local-pipeline';
@@ -13,7 +14,8 @@ const lambdaContext = { functionName: 'transform', awsRequestId: 'test-request',
 /**
  * The Transform Lambda handler: its configuration from the environment (the row policy included),
  * and the QuarantinedRows metric it publishes after each run in CloudWatch's embedded metric
- * format, through its log (what the quarantined-rows alarm reads, infra/alerting.ts).
+ * format, through its log (what the quarantined-rows alarm reads, infra/alerting.ts), with the
+ * Deployment dimension only. tests/integration/metrics.test.ts covers the other metrics.
  */
 describe('the transform Lambda handler', () => {
   const totesys = useTestDatabase('transform_handler');
@@ -55,17 +57,23 @@ describe('the transform Lambda handler', () => {
       .filter((line) => line.includes('"_aws"'))
       .map((line) => JSON.parse(line) as Record<string, unknown>);
 
+  /** The one line that holds QuarantinedRows. */
+  const quarantineLines = () => metricLines().filter((line) => 'QuarantinedRows' in line);
   const quarantinedRows = (value: number) => ({
-    _aws: { Timestamp: expect.any(Number), CloudWatchMetrics: [{ Namespace: 'ToteSysPipeline', Dimensions: [], Metrics: [{ Name: 'QuarantinedRows', Unit: 'Count' }] }] },
+    _aws: {
+      Timestamp: expect.any(Number),
+      CloudWatchMetrics: [{ Namespace: 'ToteSysPipeline', Dimensions: [['Deployment']], Metrics: [{ Name: 'QuarantinedRows', Unit: 'Count' }] }],
+    },
+    Deployment: LOCAL_DEPLOYMENT,
     QuarantinedRows: value,
   });
 
-  it('publishes QuarantinedRows = 0, once and without dimensions, when nothing is held (an empty lake)', async () => {
+  it('publishes QuarantinedRows = 0, once and with the Deployment dimension alone, when nothing is held (an empty lake)', async () => {
     const s3 = lake.client();
     const result = await invoke({ INGESTION_BUCKET: await freshBucket(s3, 'ingestion'), PROCESSED_BUCKET: await freshBucket(s3, 'processed') });
 
     expect(result).toMatchObject({ latestBatchId: null, transformedBatchIds: [], quarantine: { held: 0, added: 0, released: 0, closed: 0, rows: [] } });
-    expect(metricLines()).toEqual([quarantinedRows(0)]);
+    expect(quarantineLines()).toEqual([quarantinedRows(0)]);
   });
 
   it('holds rows by the PIPELINE_LATEST_DATE of its environment, and publishes how many are held', async () => {
@@ -80,7 +88,7 @@ describe('the transform Lambda handler', () => {
     expect(result.transformedBatchIds).toEqual(['0000000001']);
     expect(result.quarantine.held).toBeGreaterThan(0);
     expect(result.quarantine.rows.map((row) => row.reason).join('\n')).toContain('2023-02-15');
-    expect(metricLines()).toEqual([quarantinedRows(result.quarantine.held)]);
+    expect(quarantineLines()).toEqual([quarantinedRows(result.quarantine.held)]);
   });
 
   it('publishes nothing with POWERTOOLS_METRICS_DISABLED=true, as the local runner sets it', async () => {

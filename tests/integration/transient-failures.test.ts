@@ -114,7 +114,7 @@ describe('transient database failures', () => {
   /** Runs a step's real Lambda handler, loaded afresh (it reads its configuration once) with `env`. */
   function invoke(step: Step, env: Record<string, string>, input: Record<string, unknown> = {}): Promise<unknown> {
     jest.resetModules();
-    Object.assign(process.env, lake.env(), { POWERTOOLS_LOG_LEVEL: 'SILENT', LOAD_THREADS: '1', LOAD_MEMORY_LIMIT_MB: '256', LOAD_WORK_DIR: workRoot }, env);
+    Object.assign(process.env, lake.env(), { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true', LOAD_THREADS: '1', LOAD_MEMORY_LIMIT_MB: '256', LOAD_WORK_DIR: workRoot }, env);
     const { handler } = require(`../../functions/${step}/handler`) as { handler: (input: unknown, context: Context) => Promise<unknown> };
     const running = handler(input, lambdaContext);
     running.catch(() => {}); // awaited by the test; not an unhandled rejection meanwhile

@@ -273,13 +273,14 @@ describe('verify: the warehouse against ToteSys as of the last loaded batch', ()
       } finally {
         stdout.mockRestore();
       }
-      // The mismatched-rows metric, in CloudWatch's embedded metric format, without dimensions (what the alarm reads).
-      const metric = written.map((line) => line.trim()).filter((line) => line.includes('"_aws"')).map((line) => JSON.parse(line) as Record<string, unknown>);
+      // The mismatched-rows metric, in CloudWatch's embedded metric format, with the Deployment dimension alone (what the alarm reads).
+      const metric = written.map((line) => line.trim()).filter((line) => line.includes('"MismatchedRows"')).map((line) => JSON.parse(line) as Record<string, unknown>);
       expect(metric).toEqual([
-        {
-          _aws: { Timestamp: expect.any(Number), CloudWatchMetrics: [{ Namespace: 'ToteSysPipeline', Dimensions: [], Metrics: [{ Name: 'MismatchedRows', Unit: 'Count' }] }] },
+        expect.objectContaining({
+          _aws: { Timestamp: expect.any(Number), CloudWatchMetrics: [{ Namespace: 'ToteSysPipeline', Dimensions: [['Deployment']], Metrics: [{ Name: 'MismatchedRows', Unit: 'Count' }] }] },
+          Deployment: 'local',
           MismatchedRows: 0,
-        },
+        }),
       ]);
       expect(output).toEqual({
         batchId: '0000000001',
