@@ -10,6 +10,16 @@ import type { PipelineFunctions } from './functions';
 /** The duration alarm fires when a successful step gets this close to its timeout. */
 export const DURATION_ALARM_FRACTION = 0.8;
 
+/** Fires when the metric's sum over five minutes is above zero; no data is no news. */
+const ANY_IN_FIVE_MINUTES = {
+  statistic: 'Sum',
+  period: 300,
+  evaluationPeriods: 1,
+  threshold: 0,
+  comparisonOperator: 'GreaterThanThreshold',
+  treatMissingData: 'notBreaching',
+} as const;
+
 export interface PipelineAlarmTargets {
   readonly stateMachineArn: string;
   readonly functions: PipelineFunctions;
@@ -63,12 +73,7 @@ export class PipelineAlerting extends Construct {
           `or, for a verification that found the warehouse differing from ToteSys (error ${WAREHOUSE_MISMATCH_ERROR}), by the ${prefix}-mismatched-rows alarm. Act on that email.`,
         ...execution,
         metricName: 'ExecutionsFailed',
-        statistic: 'Sum',
-        period: 300,
-        evaluationPeriods: 1,
-        threshold: 0,
-        comparisonOperator: 'GreaterThanThreshold',
-        treatMissingData: 'notBreaching',
+        ...ANY_IN_FIVE_MINUTES,
       },
       { email: false },
     );
@@ -175,12 +180,7 @@ export class PipelineAlerting extends Construct {
       namespace: 'AWS/Scheduler',
       dimensions: { ScheduleGroup: scheduleGroupName },
       metricName: 'InvocationsFailedToBeSentToDeadLetterCount',
-      statistic: 'Sum',
-      period: 300,
-      evaluationPeriods: 1,
-      threshold: 0,
-      comparisonOperator: 'GreaterThanThreshold',
-      treatMissingData: 'notBreaching',
+      ...ANY_IN_FIVE_MINUTES,
     });
 
     for (const step of PIPELINE_FUNCTIONS) {
