@@ -10,7 +10,7 @@
  * WAREHOUSE_SECRET_ID, AWS credentials: an AWS deployment); otherwise the local environment of
  * `npm start` (PIPELINE_HOME, embedded PostgreSQL unless WAREHOUSE_DATABASE_URL is set).
  */
-import './local/promise-with-resolvers';
+import '../state-machine/promise-with-resolvers';
 import path from 'node:path';
 import { readLoadConfig } from '../functions/shared/config';
 import { withDatabase } from '../functions/shared/database';

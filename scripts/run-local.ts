@@ -1,4 +1,4 @@
-import './local/promise-with-resolvers';
+import '../state-machine/promise-with-resolvers';
 import path from 'node:path';
 import { readDatabaseCredentials } from '../functions/shared/config';
 import { ConfigurationError } from '../functions/shared/errors';

@@ -1,5 +1,5 @@
-// aws-local-stepfunctions needs Promise.withResolvers (Node 22+): the shim the local runner uses.
-import '../scripts/local/promise-with-resolvers';
+// aws-local-stepfunctions needs Promise.withResolvers (Node 22+): the same shim as the local runner's.
+import './promise-with-resolvers';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { withConnectionErrors } from '../functions/shared/database';
 import { buildPipelineDefinition, TASK_STATE } from './definition';

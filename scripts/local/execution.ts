@@ -1,4 +1,4 @@
-import './promise-with-resolvers';
+import '../../state-machine/promise-with-resolvers';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
