@@ -3,7 +3,8 @@ import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic';
 import { SnsTopicSubscription } from '@cdktf/provider-aws/lib/sns-topic-subscription';
 import { Construct } from 'constructs';
 import { DIMENSION, METRICS, METRICS_NAMESPACE, type PipelineMetric } from '../functions/shared/metrics';
-import { PIPELINE_FUNCTIONS, WAREHOUSE_MISMATCH_ERROR } from '../state-machine/definition';
+import { WAREHOUSE_MISMATCH_ERROR } from '../state-machine/definition';
+import { PIPELINE_FUNCTIONS } from '../functions/shared/step-contract';
 import { schedulePeriodSeconds, type InfraConfig } from './config';
 import type { PipelineFunctions } from './functions';
 
@@ -19,6 +20,9 @@ const ANY_IN_FIVE_MINUTES = {
   comparisonOperator: 'GreaterThanThreshold',
   treatMissingData: 'notBreaching',
 } as const;
+
+/** A gauge above zero at any point in five minutes; no point is no news (the metric is published only when there is something to count). */
+const ABOVE_ZERO_IN_FIVE_MINUTES = { ...ANY_IN_FIVE_MINUTES, statistic: 'Maximum' } as const;
 
 export interface PipelineAlarmTargets {
   readonly stateMachineArn: string;
@@ -104,13 +108,8 @@ export class PipelineAlerting extends Construct {
         `Open the FAILED verification execution (input {"verify": true}, error ${WAREHOUSE_MISMATCH_ERROR}): its Verify step output gives the counts per table. ` +
         'Run npm run verify against the same databases to see the rows, then see docs/deploy.md "When the warehouse differs". Nothing was changed by the verification.',
       ...pipelineMetric(METRICS.mismatchedRows),
-      statistic: 'Maximum',
-      period: 300,
-      evaluationPeriods: 1,
-      threshold: 0,
-      comparisonOperator: 'GreaterThanThreshold',
       // The metric has a point only when a verification ran: no point is no news, not a mismatch.
-      treatMissingData: 'notBreaching',
+      ...ABOVE_ZERO_IN_FIVE_MINUTES,
     });
 
     this.alarm(
@@ -164,13 +163,8 @@ export class PipelineAlerting extends Construct {
         'Fix it, start the missed run by hand if it matters (the next scheduled run catches up anyway), then purge the queue: the alarm stays in ALARM, and sends nothing more, while messages remain.',
       ...deadLetters,
       metricName: 'ApproximateNumberOfMessagesVisible',
-      statistic: 'Maximum',
-      period: 300,
-      evaluationPeriods: 1,
-      threshold: 0,
-      comparisonOperator: 'GreaterThanThreshold',
       // SQS stops publishing for a queue idle for hours: an idle dead-letter queue is the good case.
-      treatMissingData: 'notBreaching',
+      ...ABOVE_ZERO_IN_FIVE_MINUTES,
     });
     this.alarm('scheduler-dead-letters-lost', {
       alarmName: `${prefix}-scheduler-dead-letters-lost`,

@@ -1,6 +1,6 @@
 import { readRowPolicy, SSL_MODES, type RowPolicy, type SslMode } from '../functions/shared/config';
 import { ConfigurationError } from '../functions/shared/errors';
-import type { PipelineFunctionName } from '../state-machine/definition';
+import type { PipelineFunctionName } from '../functions/shared/step-contract';
 
 /**
  * The deployment's settings, read once: each from an environment variable, else from the

@@ -1,7 +1,7 @@
 import { CloudwatchDashboard } from '@cdktf/provider-aws/lib/cloudwatch-dashboard';
 import { Construct } from 'constructs';
 import { DIMENSION, METRICS, METRICS_NAMESPACE, ROWS_TABLES, type PipelineMetric } from '../functions/shared/metrics';
-import { PIPELINE_FUNCTIONS, type PipelineStep } from '../state-machine/definition';
+import { PIPELINE_FUNCTIONS, type PipelineStep } from '../functions/shared/step-contract';
 import type { PipelineAlerting } from './alerting';
 import type { InfraConfig } from './config';
 import type { PipelineFunctions } from './functions';

@@ -1,4 +1,4 @@
-import type { PipelineFunctionName } from '../state-machine/definition';
+import type { PipelineFunctionName } from '../functions/shared/step-contract';
 import type { NodejsFunctionBundle } from './nodejs-function';
 
 /**

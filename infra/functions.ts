@@ -1,8 +1,9 @@
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
 import { Construct } from 'constructs';
+import { INGESTION_PREFIX, MANIFEST_PREFIX, PROCESSED_PREFIX } from '../functions/shared/lake-layout';
 import { DEPLOYMENT_VARIABLE } from '../functions/shared/metrics';
-import { PIPELINE_FUNCTIONS, type PipelineFunctionName } from '../state-machine/definition';
+import { PIPELINE_FUNCTIONS, type PipelineFunctionName } from '../functions/shared/step-contract';
 import type { AwsAccount } from './aws-account';
 import type { InfraConfig } from './config';
 import { PIPELINE_FUNCTION_BUNDLES } from './function-bundles';
@@ -74,31 +75,31 @@ export class PipelineFunctions extends Construct {
       verify: { INGESTION_BUCKET: ingestion.bucket, TOTESYS_SECRET_ID: props.secrets.totesys.arn, WAREHOUSE_SECRET_ID: props.secrets.warehouse.arn, ...tls },
     };
 
-    // What each function may touch. Prefixes are the bucket layouts in the README and docs/trust.md.
+    // What each function may touch: prefixes of the buckets' layouts (functions/shared/lake-layout.ts).
     const access: Record<PipelineFunctionName, PolicyStatement[]> = {
       extract: [
-        ...bucketAccess('Ingestion', ingestion.arn, {
-          read: ['manifests/', 'keys/', 'deletions/', 'lake/'],
-          write: ['manifests/', 'tables/', 'keys/', 'deletions/', 'lake/'],
+        ...bucketAccess('Ingestion', ingestion.arn, INGESTION_PREFIX, {
+          read: ['manifests', 'keys', 'deletions', 'lake'],
+          write: ['manifests', 'tables', 'keys', 'deletions', 'lake'],
         }),
         readSecret('TotesysSecret', props.secrets.totesys.arn),
       ],
       transform: [
-        ...bucketAccess('Ingestion', ingestion.arn, { read: ['manifests/', 'tables/', 'deletions/'], write: [] }),
-        // quarantine/: the held rows, read back and retried by every batch (functions/shared/quarantine.ts).
-        ...bucketAccess('Processed', processed.arn, {
-          read: ['manifests/', 'state/', 'quarantine/'],
-          write: ['manifests/', 'tables/', 'state/', 'deletions/', 'quarantine/'],
+        ...bucketAccess('Ingestion', ingestion.arn, INGESTION_PREFIX, { read: ['manifests', 'tables', 'deletions'], write: [] }),
+        // quarantine: the held rows, read back and retried by every batch (functions/shared/quarantine.ts).
+        ...bucketAccess('Processed', processed.arn, PROCESSED_PREFIX, {
+          read: ['manifests', 'state', 'quarantine'],
+          write: ['manifests', 'tables', 'state', 'deletions', 'quarantine'],
         }),
       ],
       load: [
-        // quarantine/: a batch's held rows, recorded in pipeline.quarantined_rows.
-        ...bucketAccess('Processed', processed.arn, { read: ['manifests/', 'tables/', 'deletions/', 'quarantine/'], write: [] }),
+        // quarantine: a batch's held rows, recorded in pipeline.quarantined_rows.
+        ...bucketAccess('Processed', processed.arn, PROCESSED_PREFIX, { read: ['manifests', 'tables', 'deletions', 'quarantine'], write: [] }),
         readSecret('WarehouseSecret', props.secrets.warehouse.arn),
       ],
       // Reads both databases (with whatever rights their secrets' users have: it only queries).
       verify: [
-        ...bucketAccess('Ingestion', ingestion.arn, { read: ['manifests/', 'keys/', 'lake/'], write: [] }),
+        ...bucketAccess('Ingestion', ingestion.arn, INGESTION_PREFIX, { read: ['manifests', 'keys', 'lake'], write: [] }),
         readSecret('TotesysSecret', props.secrets.totesys.arn),
         readSecret('WarehouseSecret', props.secrets.warehouse.arn),
       ],
@@ -174,20 +175,25 @@ export class PipelineFunctions extends Construct {
 }
 
 /**
- * Read (and optionally write) access to some prefixes of one bucket. Listing is for the manifest
- * prefix only. `IfExists`: S3 answers a GET or HEAD of a missing key with 404 only to a caller
- * allowed to list the bucket, and that check carries no prefix; the steps rely on the 404 to see
- * that a batch is not committed yet.
+ * Read (and optionally write) access to some prefixes of one bucket, named by their place in the
+ * bucket's layout. Listing is for the manifest prefix only. `IfExists`: S3 answers a GET or HEAD
+ * of a missing key with 404 only to a caller allowed to list the bucket, and that check carries no
+ * prefix; the steps rely on the 404 to see that a batch is not committed yet.
  */
-function bucketAccess(sid: string, bucketArn: string, prefixes: { read: readonly string[]; write: readonly string[] }): PolicyStatement[] {
-  const objects = (list: readonly string[]) => list.map((prefix) => `${bucketArn}/${prefix}*`);
+function bucketAccess<Layout extends Readonly<Record<string, string>>>(
+  sid: string,
+  bucketArn: string,
+  layout: Layout,
+  prefixes: { read: readonly (keyof Layout)[]; write: readonly (keyof Layout)[] },
+): PolicyStatement[] {
+  const objects = (names: readonly (keyof Layout)[]) => names.map((name) => `${bucketArn}/${layout[name]}*`);
   const statements: PolicyStatement[] = [
     {
       Sid: `${sid}ListManifests`,
       Effect: 'Allow',
       Action: 's3:ListBucket',
       Resource: bucketArn,
-      Condition: { StringLikeIfExists: { 's3:prefix': ['manifests/*'] } },
+      Condition: { StringLikeIfExists: { 's3:prefix': [`${MANIFEST_PREFIX}*`] } },
     },
     { Sid: `${sid}Read`, Effect: 'Allow', Action: 's3:GetObject', Resource: objects(prefixes.read) },
   ];

@@ -2,7 +2,7 @@ import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { App, LocalBackend, S3Backend, TerraformOutput, TerraformStack } from 'cdktf';
 import type { Construct } from 'constructs';
 import path from 'node:path';
-import type { PipelineFunctionName } from '../state-machine/definition';
+import type { PipelineFunctionName } from '../functions/shared/step-contract';
 import { PipelineAlerting } from './alerting';
 import { AwsAccount } from './aws-account';
 import { InfraConfigError, readInfraConfig, type InfraConfig } from './config';

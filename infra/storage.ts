@@ -6,6 +6,7 @@ import { S3BucketPublicAccessBlock } from '@cdktf/provider-aws/lib/s3-bucket-pub
 import { S3BucketServerSideEncryptionConfigurationA } from '@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration';
 import { S3BucketVersioningA } from '@cdktf/provider-aws/lib/s3-bucket-versioning';
 import { Construct } from 'constructs';
+import { MANIFEST_PREFIX } from '../functions/shared/lake-layout';
 import type { InfraConfig } from './config';
 import type { AwsAccount } from './aws-account';
 
@@ -128,7 +129,7 @@ export function appendOnlyBucketPolicy(bucketArn: string, roleArns: readonly str
         Effect: 'Deny',
         Principal: '*',
         Action: 's3:PutObject',
-        Resource: `${bucketArn}/manifests/*`,
+        Resource: `${bucketArn}/${MANIFEST_PREFIX}*`,
         Condition: { ...pipelineRoles, Null: { 's3:if-none-match': 'true' } },
       },
       {
@@ -136,7 +137,7 @@ export function appendOnlyBucketPolicy(bucketArn: string, roleArns: readonly str
         Effect: 'Deny',
         Principal: '*',
         Action: 's3:PutObject',
-        Resource: `${bucketArn}/manifests/*`,
+        Resource: `${bucketArn}/${MANIFEST_PREFIX}*`,
         Condition: { ...pipelineRoles, StringNotEquals: { 's3:if-none-match': '*' } },
       },
     ],

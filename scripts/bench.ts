@@ -20,7 +20,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readCommandLine } from './cli';
-import { startLocalS3 } from './local/s3';
+import { localS3Client, localS3Environment, S3RVER_CREDENTIALS, startLocalS3 } from './local/s3';
 import type { SeedProgress } from './totesys/generate';
 import type { ActivityOutput } from './bench/activity';
 import type { CopyBaselineOutput } from './bench/copy-baseline';
@@ -30,7 +30,6 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { readManifest } from '../functions/shared/batch-manifests';
 import type { IngestionManifest } from '../functions/shared/ingestion-manifest';
 import type { ProcessedManifest } from '../functions/shared/processed-manifest';
-import { createS3Client } from '../functions/shared/s3';
 import { downloadObject } from '../functions/shared/s3-files';
 import { createDatabase, dropDatabase } from './local/postgres';
 import type { TransformStepOutput } from './bench/transform';
@@ -159,13 +158,7 @@ async function bench(options: Options, log: Log, phase: Phase, cleanup: ReturnTy
     TOTESYS_DATABASE_URL: source.url,
     TOTESYS_SECRET_ID: '',
     INGESTION_BUCKET: BUCKET,
-    AWS_ENDPOINT_URL_S3: s3.endpoint,
-    S3_FORCE_PATH_STYLE: 'true',
-    AWS_REGION: 'eu-west-2',
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    // The pinned SDK warns that Node 20 support ends in 2027 (Lambda runs Node 22): noise in the progress.
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    ...localS3Environment(s3.endpoint),
   };
   const warehouseUrl = await createDatabase(server.adminUrl, `bench_warehouse_${process.pid}`);
   cleanup.add(() => dropDatabase(server.adminUrl, `bench_warehouse_${process.pid}`));
@@ -181,8 +174,8 @@ async function bench(options: Options, log: Log, phase: Phase, cleanup: ReturnTy
     LOAD_MEMORY_LIMIT_MB: String(DUCKDB.memoryLimitMb),
     LOAD_THREADS: String(DUCKDB.threads),
   };
-  const client = createS3Client({ region: 'eu-west-2', endpoint: s3.endpoint, forcePathStyle: true });
-  Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' });
+  const client = localS3Client(s3.endpoint);
+  Object.assign(process.env, S3RVER_CREDENTIALS);
   const step = <Output>(label: string, script: string, input: unknown, env?: Record<string, string>) =>
     phase(label, () => runStepProcess<Output>(script, input, { env, onProgress: (line) => log(`  ${line}`) }));
 

@@ -7,7 +7,7 @@
  * sizes against Lambda's limits.
  */
 import path from 'node:path';
-import { PIPELINE_FUNCTIONS } from '../state-machine/definition';
+import { PIPELINE_FUNCTIONS } from '../functions/shared/step-contract';
 import { PIPELINE_FUNCTION_BUNDLES } from '../infra/function-bundles';
 import { buildFunctionPackage, LAMBDA_LIMITS, PROJECT_ROOT } from '../infra/nodejs-function';
 

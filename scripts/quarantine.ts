@@ -15,7 +15,7 @@ import { describeHeldRow, readHeldRows, type HeldRow } from '../functions/shared
 import { createS3Client } from '../functions/shared/s3';
 import { readCommandLine } from './cli';
 import { LOCAL_BUCKETS } from './local/environment';
-import { startLocalS3 } from './local/s3';
+import { localS3Client, S3RVER_CREDENTIALS, startLocalS3 } from './local/s3';
 
 const USAGE = `npm run quarantine [-- --json]
 
@@ -65,11 +65,11 @@ async function withProcessedBucket<T>(work: (s3: S3Client, bucket: string) => Pr
     console.error(`No lake in PIPELINE_HOME=${home} (nothing in ${path.join(home, 's3')}): run npm start first.`);
     return undefined;
   }
-  // The local server accepts any credentials; the SDK still wants some.
-  Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' });
+  // The local server accepts only its own credentials, and the SDK reads them from the environment.
+  Object.assign(process.env, S3RVER_CREDENTIALS);
   const server = await startLocalS3({ directory: path.join(home, 's3'), buckets: Object.values(LOCAL_BUCKETS) });
   try {
-    return await work(createS3Client({ region: 'eu-west-2', endpoint: server.endpoint, forcePathStyle: true }), LOCAL_BUCKETS.processed);
+    return await work(localS3Client(server.endpoint), LOCAL_BUCKETS.processed);
   } finally {
     await server.stop();
   }

@@ -69,7 +69,7 @@ async function main(): Promise<number> {
     try {
       const environment = await startLocalEnvironment({ home, totesysUrl: process.env.TOTESYS_DATABASE_URL, warehouseUrl: process.env.WAREHOUSE_DATABASE_URL });
       try {
-        Object.assign(process.env, environment.stepEnv, { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
+        Object.assign(process.env, environment.stepEnv);
         result = await rebuild();
       } finally {
         await environment.stop();

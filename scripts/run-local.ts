@@ -2,7 +2,17 @@ import '../state-machine/promise-with-resolvers';
 import path from 'node:path';
 import { readDatabaseCredentials } from '../functions/shared/config';
 import { ConfigurationError } from '../functions/shared/errors';
-import { PIPELINE_STEPS, VERIFY_INPUT, WAREHOUSE_MISMATCH_ERROR, type PipelineFunctionName, type PipelineStep } from '../state-machine/definition';
+import { TASK_STATE, WAREHOUSE_MISMATCH_ERROR } from '../state-machine/definition';
+import {
+  PIPELINE_STEPS,
+  VERIFY_INPUT,
+  type ExtractOutput,
+  type LoadOutput,
+  type PipelineFunctionName,
+  type PipelineStep,
+  type TransformOutput,
+  type VerifyOutput,
+} from '../functions/shared/step-contract';
 import { readCommandLine } from './cli';
 import { localAdvice } from './local/advice';
 import { readSeedScale, startLocalEnvironment, type LocalEnvironment } from './local/environment';
@@ -11,7 +21,7 @@ import {
   abortRunningExecutions,
   lastPipelineExecution,
   readExecutions,
-  resumeInput,
+  rerunInputFromRecord,
   runLocalExecution,
   type ExecutionRecord,
   type ProgressEvent,
@@ -88,12 +98,9 @@ async function main(): Promise<number> {
     seedScale,
     log: note,
   });
-  Object.assign(process.env, environment.stepEnv, {
-    POWERTOOLS_LOG_LEVEL: values.verbose ? 'INFO' : 'WARN',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  });
+  Object.assign(process.env, environment.stepEnv, { POWERTOOLS_LOG_LEVEL: values.verbose ? 'INFO' : 'WARN' });
   const last = lastPipelineExecution(home);
-  const input: Record<string, unknown> = values.verify ? { ...VERIFY_INPUT } : values.from ? resumeInput(last, values.from as PipelineStep) : {};
+  const input: Record<string, unknown> = values.verify ? { ...VERIFY_INPUT } : values.from ? rerunInputFromRecord(last, values.from as PipelineStep) : {};
   if (values.from) console.log(`  Re-running ${last ? `execution ${last.name}` : 'the pipeline'} from ${values.from}: input ${JSON.stringify(input)}`);
   if (values.verify) console.log(`  Verifying the warehouse against ToteSys: input ${JSON.stringify(input)}`);
 
@@ -180,7 +187,7 @@ function printProgress(event: ProgressEvent, elapsed: () => string): void {
       console.log(`▶ ${label(event.step)}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''} … [${elapsed()}]`);
       break;
     case 'step-succeeded':
-      console.log(`✓ ${label(event.step)} ${event.seconds.toFixed(1)} s  ${event.step === 'verify' ? describeVerification(event.output) : describeOutput(event.output)}`);
+      console.log(`✓ ${label(event.step)} ${event.seconds.toFixed(1)} s  ${event.step === 'verify' ? describeVerification(event.output as VerifyOutput) : describeOutput(event.output)}`);
       break;
     case 'step-failed':
       console.log(`✗ ${label(event.step)} ${event.seconds.toFixed(1)} s  ${event.error.name}: ${event.error.message}`);
@@ -195,51 +202,35 @@ function printProgress(event: ProgressEvent, elapsed: () => string): void {
 }
 
 function label(step: PipelineFunctionName): string {
-  return step[0]!.toUpperCase() + step.slice(1);
+  return TASK_STATE[step];
 }
 
 function describeOutput(output: unknown): string {
-  const o = output as { batchId?: string | null; latestBatchId?: string | null; transformedBatchIds?: string[]; loadedBatchIds?: string[]; rows?: Record<string, number> };
+  const o = output as Partial<ExtractOutput & TransformOutput & LoadOutput>;
   const rows = Object.values(o.rows ?? {}).reduce((sum, n) => sum + n, 0);
   const batches = o.transformedBatchIds ?? o.loadedBatchIds ?? (o.batchId ? [o.batchId] : []);
-  if (batches.length === 0) return `nothing new (latest batch ${o.latestBatchId ?? 'none'})`;
+  if (batches.length === 0) return `nothing new (up to batch ${o.upToBatchId ?? 'none'})`;
   return `batch ${batches.join(', ')}: ${rows.toLocaleString('en-GB')} rows`;
 }
 
-/** The verify function's result: `{ batchId, mismatchedRows, tables: [...] }`. */
-interface Verification {
-  readonly batchId?: string | null;
-  readonly mismatchedRows?: number;
-  /** Per table: an array of `{ table, …counts }`, or an object of counts keyed by table. */
-  readonly tables?: readonly unknown[] | Readonly<Record<string, unknown>>;
+function describeVerification(output: VerifyOutput): string {
+  const asOf = output.batchId ? `as of batch ${output.batchId}` : 'with no batch loaded yet';
+  if (!output.mismatchedRows) return `the warehouse equals ToteSys ${asOf}`;
+  return `${output.mismatchedRows.toLocaleString('en-GB')} mismatched row(s) ${asOf}`;
 }
 
-function describeVerification(output: unknown): string {
-  const o = (output ?? {}) as Verification;
-  const asOf = o.batchId ? `as of batch ${o.batchId}` : 'with no batch loaded yet';
-  if (!o.mismatchedRows) return `the warehouse equals ToteSys ${asOf}`;
-  return `${o.mismatchedRows.toLocaleString('en-GB')} mismatched row(s) ${asOf}`;
-}
-
-/** Per table: its name and the numbers the verification gave it, whatever their names. */
-function verifiedTables(tables: Verification['tables']): [string, string][] {
-  if (!tables || typeof tables !== 'object') return [];
-  const entries: [string | undefined, unknown][] = Array.isArray(tables) ? tables.map((entry) => [undefined, entry]) : Object.entries(tables);
-  return entries.map(([key, entry]) => describeVerifiedTable(key, entry));
-}
-
-function describeVerifiedTable(key: string | undefined, entry: unknown): [string, string] {
-  if (typeof entry !== 'object' || entry === null) return [key ?? String(entry), key === undefined ? '' : String(entry)];
-  const fields = entry as Record<string, unknown>;
-  const name = key ?? String(fields.table ?? fields.name ?? '?');
-  const numbers = Object.entries(fields)
-    .filter(([, value]) => typeof value === 'number')
-    .map(([key, value]) => `${key} ${(value as number).toLocaleString('en-GB')}`);
-  return [name, numbers.join(', ')];
+/** Per table: its name and its counts (`compared 12, missing 0, …`). */
+function verifiedTables(tables: VerifyOutput['tables']): [string, string][] {
+  return Object.entries(tables).map(([table, counts]) => [
+    table,
+    Object.entries(counts)
+      .map(([name, value]) => `${name} ${value.toLocaleString('en-GB')}`)
+      .join(', '),
+  ]);
 }
 
 function printSummary(record: ExecutionRecord): void {
-  const verification = record.steps.find((s) => s.step === 'verify' && s.output)?.output as Verification | undefined;
+  const verification = record.steps.find((s) => s.step === 'verify' && s.output)?.output as VerifyOutput | undefined;
   if (verification) {
     console.log(`\nVerification ${record.name} (${record.status}): ${describeVerification(verification)}`);
     const tables = verifiedTables(verification.tables);

@@ -18,7 +18,8 @@ import { ensureDatabase, startEmbeddedPostgres } from './local/postgres';
 import { applyActivity } from './totesys/activity';
 import { DEFAULT_SEED, seedTotesys, type SeedProgress } from './totesys/generate';
 import { loadSample } from './totesys/sample';
-import { TOTESYS_TABLES_IN_INSERT_ORDER, createTotesysSchema, dropTotesysSchema, existingTotesysTables } from './totesys/schema';
+import { TOTESYS_TABLE_NAMES } from '../functions/shared/totesys-tables';
+import { createTotesysSchema, dropTotesysSchema, existingTotesysTables } from './totesys/schema';
 
 const SAMPLE_DIR = path.join(__dirname, '..', 'tests', 'fixtures', 'totesys-sample');
 const URL_VARIABLE = 'TOTESYS_DATABASE_URL';
@@ -135,7 +136,7 @@ async function run(command: Command, sql: Sql): Promise<void> {
     console.log(`Seeding at scale ${command.scale} with seed ${command.seed}`);
     const result = await seedTotesys(sql, { scale: command.scale, seed: command.seed, onProgress: progressPrinter() });
     totalRows += result.totalRows;
-    done.push(`seeded ${count(result.totalRows)} rows into ${TOTESYS_TABLES_IN_INSERT_ORDER.length} tables (scale ${command.scale}, seed ${command.seed})`);
+    done.push(`seeded ${count(result.totalRows)} rows into ${TOTESYS_TABLE_NAMES.length} tables (scale ${command.scale}, seed ${command.seed})`);
   } else if (command.sample) {
     await prepareSchema(sql, command.reset);
     const loaded = await loadSample(sql, SAMPLE_DIR);

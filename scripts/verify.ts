@@ -86,7 +86,7 @@ async function verifyLocal(): Promise<VerificationResult> {
     // Both URLs given: the environment starts only the S3 server over the lake, and seeds nothing.
     const environment = await startLocalEnvironment({ home, totesysUrl, warehouseUrl });
     try {
-      Object.assign(process.env, environment.stepEnv, { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
+      Object.assign(process.env, environment.stepEnv);
       console.log(`Verifying the warehouse of PIPELINE_HOME=${shownHome} against ToteSys …`);
       return await verifyDeployed();
     } finally {

@@ -1,4 +1,14 @@
 import { RETRYABLE_ERROR_NAMES } from '../functions/shared/errors';
+import {
+  OUTPUT_PATH,
+  rerunInputParameters,
+  SCHEDULED_INPUT,
+  UP_TO_BATCH_FROM,
+  upToBatchPath,
+  VERIFY_INPUT,
+  type PipelineFunctionName,
+  type PipelineStep,
+} from '../functions/shared/step-contract';
 
 /**
  * The pipeline's Amazon States Language definition, built from its parameters. The CDKTF stack
@@ -49,14 +59,6 @@ export interface OverlapPolicy {
 
 export const DEFAULT_OVERLAP: OverlapPolicy = { pollSeconds: 30, maxWaitSeconds: 1800 };
 
-/** The steps of a pipeline run, in order. */
-export type PipelineStep = 'extract' | 'transform' | 'load';
-export const PIPELINE_STEPS: readonly PipelineStep[] = ['extract', 'transform', 'load'];
-
-/** Every Lambda the state machine invokes: the three steps, and the verification. */
-export type PipelineFunctionName = PipelineStep | 'verify';
-export const PIPELINE_FUNCTIONS: readonly PipelineFunctionName[] = [...PIPELINE_STEPS, 'verify'];
-
 export interface RetryPolicy {
   readonly maxAttempts: number;
   readonly intervalSeconds: number;
@@ -85,10 +87,6 @@ export const NOTIFY_QUARANTINE_STATE = 'NotifyQuarantine';
 /** The Task state that runs the verify function, and what its input and failure are called. */
 export const VERIFY_STATE = 'Verify';
 export const TASK_STATE: Readonly<Record<PipelineFunctionName, string>> = { ...STEP_STATE, verify: VERIFY_STATE };
-/** The input of a verification execution (the verification schedule's, and `npm start -- --verify`'s). */
-export const VERIFY_INPUT = { verify: true } as const;
-/** The input of a scheduled pipeline run: it is skipped, not failed, when an earlier run is still going. */
-export const SCHEDULED_INPUT = { scheduled: true } as const;
 /** The error a run that is not scheduled fails with when an earlier run outlasts its wait. */
 export const OVERLAP_ERROR = 'AnotherRunInProgress';
 /** The Wait state of the overlap guard (local runs and tests shorten it). */
@@ -107,6 +105,14 @@ export interface StateMachineDefinition {
   readonly States: Readonly<Record<string, State>>;
 }
 
+type ResumableStep = keyof typeof UP_TO_BATCH_FROM;
+
+/** A function's Task payload: the step contract's input (functions/shared/step-contract.ts), from the execution's state. */
+function payloadOf(name: PipelineFunctionName): State {
+  const executionId = { 'executionId.$': '$$.Execution.Id' };
+  return name === 'transform' || name === 'load' ? { ...executionId, 'upToBatchId.$': upToBatchPath(name) } : executionId;
+}
+
 export function buildPipelineDefinition(parameters: PipelineDefinitionParameters): StateMachineDefinition {
   const retry = { ...DEFAULT_RETRY, ...parameters.retry };
   const overlap = { ...DEFAULT_OVERLAP, ...parameters.overlap };
@@ -121,13 +127,14 @@ export function buildPipelineDefinition(parameters: PipelineDefinitionParameters
       JitterStrategy: 'FULL',
     },
   ];
-  const step = (name: PipelineFunctionName, functionArn: string, payload: State, resultSelector: State, next: string, resultPath = `$.${name}`): State => ({
+  /** A function's Task: its payload is the step contract's input, its output kept at `$.<OUTPUT_PATH>`. */
+  const step = (name: PipelineFunctionName, functionArn: string, resultSelector: State, next: string): State => ({
     Type: 'Task',
     Comment: `Runs the ${name} Lambda. Retries transient errors; anything else is reported and fails the run.`,
     Resource: 'arn:aws:states:::lambda:invoke',
-    Parameters: { FunctionName: functionArn, Payload: payload },
+    Parameters: { FunctionName: functionArn, Payload: payloadOf(name) },
     ResultSelector: resultSelector,
-    ResultPath: resultPath,
+    ResultPath: `$.${OUTPUT_PATH[name]}`,
     TimeoutSeconds: timeout[name],
     Retry: retrier,
     Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: `${TASK_STATE[name]}Failed` }],
@@ -141,15 +148,16 @@ export function buildPipelineDefinition(parameters: PipelineDefinitionParameters
     ResultPath: '$.alert',
     Next: 'NotifyFailure',
   });
-  const resumeAt = (target: 'Transform' | 'Load', resultPath: string, batchId: 'given' | 'latest'): State => ({
+  /** An operator's re-run from `resumed`: stands in for the output of the step before it, whose `upToBatchId` it is given. */
+  const resumeAt = (resumed: ResumableStep, upTo: 'given' | 'newest'): State => ({
     Type: 'Pass',
-    Comment: `An operator's re-run: starts at ${target}, ${batchId === 'given' ? 'up to the given batch' : 'up to the newest batch'}.`,
-    ...(batchId === 'given' ? { Parameters: { 'latestBatchId.$': '$.batchId' } } : { Result: { latestBatchId: null } }),
-    ResultPath: resultPath,
-    Next: target,
+    Comment: `An operator's re-run: starts at ${STEP_STATE[resumed]}, ${upTo === 'given' ? 'up to the given batch' : 'up to the newest batch'}.`,
+    ...(upTo === 'given' ? { Parameters: { 'upToBatchId.$': '$.upToBatchId' } } : { Result: { upToBatchId: null } }),
+    ResultPath: `$.${OUTPUT_PATH[UP_TO_BATCH_FROM[resumed]]}`,
+    Next: STEP_STATE[resumed],
   });
   const resumeFrom = (value: string) => ({ And: [{ Variable: '$.resumeFrom', IsPresent: true }, { Variable: '$.resumeFrom', StringEquals: value }] });
-  const withBatch = (value: string) => ({ And: [...resumeFrom(value).And, { Variable: '$.batchId', IsPresent: true }] });
+  const withBatch = (value: string) => ({ And: [...resumeFrom(value).And, { Variable: '$.upToBatchId', IsPresent: true }] });
 
   return {
     Comment:
@@ -165,10 +173,8 @@ export function buildPipelineDefinition(parameters: PipelineDefinitionParameters
       [VERIFY_STATE]: step(
         'verify',
         parameters.verifyFunctionArn,
-        { 'executionId.$': '$$.Execution.Id' },
         { 'batchId.$': '$.Payload.batchId', 'mismatchedRows.$': '$.Payload.mismatchedRows', 'tables.$': '$.Payload.tables' },
         'CheckVerification',
-        '$.verification',
       ),
       CheckVerification: {
         Type: 'Choice',
@@ -326,7 +332,7 @@ export function buildPipelineDefinition(parameters: PipelineDefinitionParameters
       },
       RouteByResumeFrom: {
         Type: 'Choice',
-        Comment: 'Input {"resumeFrom": "transform" | "load", "batchId": "…"} re-runs the pipeline from that step.',
+        Comment: 'Input {"resumeFrom": "transform" | "load", "upToBatchId": "…"} re-runs the pipeline from that step.',
         Choices: [
           { ...withBatch('transform'), Next: 'ResumeTransformAtBatch' },
           { ...resumeFrom('transform'), Next: 'ResumeTransformAtLatest' },
@@ -337,10 +343,10 @@ export function buildPipelineDefinition(parameters: PipelineDefinitionParameters
         ],
         Default: 'Extract',
       },
-      ResumeTransformAtBatch: resumeAt('Transform', '$.extract', 'given'),
-      ResumeTransformAtLatest: resumeAt('Transform', '$.extract', 'latest'),
-      ResumeLoadAtBatch: resumeAt('Load', '$.transform', 'given'),
-      ResumeLoadAtLatest: resumeAt('Load', '$.transform', 'latest'),
+      ResumeTransformAtBatch: resumeAt('transform', 'given'),
+      ResumeTransformAtLatest: resumeAt('transform', 'newest'),
+      ResumeLoadAtBatch: resumeAt('load', 'given'),
+      ResumeLoadAtLatest: resumeAt('load', 'newest'),
       InvalidInput: {
         Type: 'Fail',
         Error: 'InvalidInput',
@@ -349,16 +355,14 @@ export function buildPipelineDefinition(parameters: PipelineDefinitionParameters
       Extract: step(
         'extract',
         parameters.extractFunctionArn,
-        { 'executionId.$': '$$.Execution.Id' },
-        { 'batchId.$': '$.Payload.batchId', 'latestBatchId.$': '$.Payload.latestBatchId', 'totalRows.$': '$.Payload.totalRows', 'rows.$': '$.Payload.rows' },
+        { 'batchId.$': '$.Payload.batchId', 'upToBatchId.$': '$.Payload.upToBatchId', 'totalRows.$': '$.Payload.totalRows', 'rows.$': '$.Payload.rows' },
         'Transform',
       ),
       Transform: step(
         'transform',
         parameters.transformFunctionArn,
-        { 'executionId.$': '$$.Execution.Id', 'latestBatchId.$': '$.extract.latestBatchId' },
         {
-          'latestBatchId.$': '$.Payload.latestBatchId',
+          'upToBatchId.$': '$.Payload.upToBatchId',
           'transformedBatchIds.$': '$.Payload.transformedBatchIds',
           'rows.$': '$.Payload.rows',
           'quarantine.$': '$.Payload.quarantine',
@@ -368,8 +372,7 @@ export function buildPipelineDefinition(parameters: PipelineDefinitionParameters
       Load: step(
         'load',
         parameters.loadFunctionArn,
-        { 'executionId.$': '$$.Execution.Id', 'latestBatchId.$': '$.transform.latestBatchId' },
-        { 'latestBatchId.$': '$.Payload.latestBatchId', 'loadedBatchIds.$': '$.Payload.loadedBatchIds', 'rows.$': '$.Payload.rows' },
+        { 'upToBatchId.$': '$.Payload.upToBatchId', 'loadedBatchIds.$': '$.Payload.loadedBatchIds', 'rows.$': '$.Payload.rows' },
         'CheckQuarantine',
       ),
       CheckQuarantine: {
@@ -401,10 +404,10 @@ export function buildPipelineDefinition(parameters: PipelineDefinitionParameters
       Done: { Type: 'Succeed' },
       GuardFailed: failed('CheckForRunningExecutions', { 'rerunInput.$': '$.guard.rerunInput' }),
       OverlapFailed: failed(OVERLAP_WAIT_STATE, { 'rerunInput.$': '$.guard.rerunInput' }),
-      VerifyFailed: failed(VERIFY_STATE, { rerunInput: { ...VERIFY_INPUT } }),
-      ExtractFailed: failed('Extract', { rerunInput: { resumeFrom: 'extract' } }),
-      TransformFailed: failed('Transform', { rerunInput: { resumeFrom: 'transform', 'batchId.$': '$.extract.latestBatchId' } }),
-      LoadFailed: failed('Load', { rerunInput: { resumeFrom: 'load', 'batchId.$': '$.transform.latestBatchId' } }),
+      VerifyFailed: failed(VERIFY_STATE, { rerunInput: rerunInputParameters('verify') }),
+      ExtractFailed: failed(STEP_STATE.extract, { rerunInput: rerunInputParameters('extract') }),
+      TransformFailed: failed(STEP_STATE.transform, { rerunInput: rerunInputParameters('transform') }),
+      LoadFailed: failed(STEP_STATE.load, { rerunInput: rerunInputParameters('load') }),
       NotifyFailure: {
         Type: 'Task',
         Comment: 'One alert per failed execution: what failed, why, and the input that re-runs it from the failed step.',

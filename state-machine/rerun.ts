@@ -5,30 +5,37 @@ import {
   type HistoryEvent,
   type SFNClient,
 } from '@aws-sdk/client-sfn';
-import { STEP_STATE, VERIFY_INPUT, VERIFY_STATE, type PipelineStep } from './definition';
+import { STEP_STATE, VERIFY_STATE } from './definition';
+import {
+  PIPELINE_STEPS,
+  rerunInput,
+  UP_TO_BATCH_FROM,
+  OUTPUT_PATH,
+  VERIFY_INPUT,
+  type PipelineFunctionName,
+  type RerunInput,
+} from '../functions/shared/step-contract';
 
 /**
  * Re-running a failed execution from the step that failed. Console "Redrive" cannot do it: it
  * restarts at the Fail state and never re-runs the failed Lambda. A new execution with the input
- * `{"resumeFrom": "<step>", "batchId": "…"}` does, through the definition's RouteByResumeFrom. A
- * verification that failed or stopped is re-run as a verification: `{"verify": true}`.
+ * `{"resumeFrom": "<step>", "upToBatchId": "…"}` does, through the definition's RouteByResumeFrom.
+ * A verification that failed or stopped is re-run as a verification: `{"verify": true}`. The
+ * input is the step contract's `rerunInput` (functions/shared/step-contract.ts).
  */
-export type RerunInput = { resumeFrom: PipelineStep; batchId?: string | null } | typeof VERIFY_INPUT | Record<string, never>;
-
-const FAILURE_STATES: Readonly<Record<string, PipelineStep | 'verify' | null>> = {
+const FAILURE_STATES: Readonly<Record<string, PipelineFunctionName | null>> = {
   GuardFailed: null,
   OverlapFailed: null,
-  ExtractFailed: 'extract',
-  TransformFailed: 'transform',
-  LoadFailed: 'load',
+  ...Object.fromEntries(PIPELINE_STEPS.map((step) => [`${STEP_STATE[step]}Failed`, step])),
   [`${VERIFY_STATE}Failed`]: 'verify',
 };
 
 /**
  * The re-run input of a failed execution, from its history: the `<Step>Failed` state's output
  * holds it (the same input the alert gave). An execution that stopped without reaching it (timed
- * out or aborted mid-step) resumes at the last step it entered, with that step's batch; one that
- * entered Verify (a verification, whether it failed, stopped or found differences) verifies again.
+ * out or aborted mid-step) resumes at the last step it entered, with the batch that step was
+ * given; one that entered Verify (a verification, whether it failed, stopped or found
+ * differences) verifies again.
  */
 export function rerunInputFromHistory(events: readonly HistoryEvent[]): RerunInput {
   const newestFirst = [...events].sort((a, b) => Number(b.id ?? 0) - Number(a.id ?? 0));
@@ -42,12 +49,12 @@ export function rerunInputFromHistory(events: readonly HistoryEvent[]): RerunInp
   for (const event of newestFirst) {
     const entered = event.stateEnteredEventDetails;
     if (entered?.name === VERIFY_STATE) return { ...VERIFY_INPUT };
-    const step = (Object.keys(STEP_STATE) as PipelineStep[]).find((s) => STEP_STATE[s] === entered?.name);
+    const step = PIPELINE_STEPS.find((s) => STEP_STATE[s] === entered?.name);
     if (!step || !entered?.input) continue;
-    if (step === 'extract') return { resumeFrom: 'extract' };
-    const state = JSON.parse(entered.input) as { extract?: { latestBatchId?: string | null }; transform?: { latestBatchId?: string | null } };
-    const batchId = step === 'transform' ? state.extract?.latestBatchId : state.transform?.latestBatchId;
-    return batchId ? { resumeFrom: step, batchId } : { resumeFrom: step };
+    if (step === 'extract') return rerunInput(step);
+    // The step's input, as its Task payload read it from the execution's state (definition.ts).
+    const state = JSON.parse(entered.input) as Record<string, { upToBatchId?: string | null } | undefined>;
+    return rerunInput(step, { upToBatchId: state[OUTPUT_PATH[UP_TO_BATCH_FROM[step]]]?.upToBatchId });
   }
   return {};
 }

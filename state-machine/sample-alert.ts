@@ -40,9 +40,9 @@ export async function sampleFailureAlert(): Promise<SampleAlert> {
     overrides: {
       taskResourceLocalHandlers: {
         CheckForRunningExecutions: async () => ({ Executions: [] }),
-        [TASK_STATE.extract]: async () => ({ Payload: { batchId: '0000000042', latestBatchId: '0000000042', totalRows: 1280, rows: {} } }),
+        [TASK_STATE.extract]: async () => ({ Payload: { batchId: '0000000042', upToBatchId: '0000000042', totalRows: 1280, rows: {} } }),
         [TASK_STATE.transform]: async () => ({
-          Payload: { latestBatchId: '0000000042', transformedBatchIds: ['0000000042'], rows: {}, quarantine: { held: 0, message: '' } },
+          Payload: { upToBatchId: '0000000042', transformedBatchIds: ['0000000042'], rows: {}, quarantine: { held: 0, message: '' } },
         }),
         [TASK_STATE.load]: unreachable,
         NotifyFailure: async (parameters: { Subject: string; Message: string }) => {

@@ -2,6 +2,8 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { gzipSync } from 'node:zlib';
 import type { Sql, TransactionSql } from 'postgres';
 import { PipelineStateError } from '../shared/errors';
+import { LOG_EVENTS, type ExtractLogEvent, type LogEventWriter } from '../shared/log-events';
+import type { ExtractOutput } from '../shared/step-contract';
 import { commitManifest, newAttemptId, nextBatchId, readLatestManifest } from '../shared/batch-manifests';
 import { deletionsObjectKey, ingestionObjectKey, keySetsObjectKey, type IngestedTable, type IngestionManifest } from '../shared/ingestion-manifest';
 import { TOTESYS_TABLES, TOTESYS_TABLE_NAMES, type TotesysTableName } from '../shared/totesys-tables';
@@ -17,21 +19,8 @@ export interface ExtractDependencies {
   readonly totesys: Sql;
   readonly s3: S3Client;
   readonly ingestionBucket: string;
-  readonly log?: (message: string, fields: Record<string, unknown>) => void;
+  readonly log?: LogEventWriter<ExtractLogEvent>;
   readonly now?: () => Date;
-}
-
-/** What Extract hands to the state machine: references and counts, never rows. */
-export interface ExtractResult {
-  /** The batch this run committed, or null when nothing changed since the last batch. */
-  readonly batchId: string | null;
-  readonly manifestKey: string | null;
-  /** The newest committed batch after this run (this run's, or an earlier one): what Transform works up to. */
-  readonly latestBatchId: string | null;
-  readonly rows: Partial<Record<TotesysTableName, number>>;
-  /** Keys deleted since the last batch, per table. */
-  readonly deleted: Partial<Record<TotesysTableName, number>>;
-  readonly totalRows: number;
 }
 
 /**
@@ -40,13 +29,13 @@ export interface ExtractResult {
  * manifest. A failure before the manifest leaves only unreferenced objects of that attempt: the
  * state (the latest manifest) is unchanged and the next run extracts the same changes again.
  */
-export async function extractChangedRows(deps: ExtractDependencies): Promise<ExtractResult> {
+export async function extractChangedRows(deps: ExtractDependencies): Promise<ExtractOutput> {
   const log = deps.log ?? (() => {});
   const now = deps.now ?? (() => new Date());
   const previous = await readLatestManifest<IngestionManifest>(deps.s3, deps.ingestionBucket);
   const batchId = nextBatchId(previous?.batchId);
   const attemptId = newAttemptId(now());
-  log('extract started', { batchId, attemptId, previousBatchId: previous?.batchId ?? null });
+  log(LOG_EVENTS.extract.started, { batchId, attemptId, previousBatchId: previous?.batchId ?? null });
   const previousKeySets = previous?.state.keySetsKey ? await readKeySets(deps.s3, deps.ingestionBucket, previous.state.keySetsKey) : undefined;
 
   return deps.totesys.begin('ISOLATION LEVEL REPEATABLE READ READ ONLY', async (tx) => {
@@ -65,7 +54,7 @@ export async function extractChangedRows(deps: ExtractDependencies): Promise<Ext
     for (const [name, value] of Object.entries(extractionBounds(snapshot, previous?.state))) {
       await tx`SELECT set_config(${name}, ${value}, true)`;
     }
-    if (previous && !previousKeySets) log('no key sets in the previous batch: deletions are detected from the next batch on', { batchId });
+    if (previous && !previousKeySets) log(LOG_EVENTS.extract.noPreviousKeySets, { batchId });
 
     const mode = scanMode(snapshot, previous?.state);
     const tables: Partial<Record<TotesysTableName, IngestedTable>> = {};
@@ -89,13 +78,13 @@ export async function extractChangedRows(deps: ExtractDependencies): Promise<Ext
         keySets[name] = await readWholeKeySet(tx, table);
       }
       if (deleted.length > 0) deletions[name] = await uploadDeletedKeys(deps.s3, deps.ingestionBucket, table.primaryKey, deleted, deletionsObjectKey(name, batchId, attemptId));
-      log('table extracted', { batchId, table: name, rows: ingested?.rows ?? 0, bytes: ingested?.bytes ?? 0, deleted: deleted.length, durationMs: Date.now() - started });
+      log(LOG_EVENTS.extract.tableExtracted, { batchId, table: name, rows: ingested?.rows ?? 0, bytes: ingested?.bytes ?? 0, deleted: deleted.length, durationMs: Date.now() - started });
     }
     const totalRows = Object.values(tables).reduce((sum, table) => sum + table.rows, 0);
     const totalDeletions = Object.values(deletions).reduce((sum, table) => sum + table.rows, 0);
     if (totalRows === 0 && totalDeletions === 0 && previousKeySets) {
-      log('nothing changed', { latestBatchId: previous?.batchId ?? null });
-      return { batchId: null, manifestKey: null, latestBatchId: previous?.batchId ?? null, rows: {}, deleted: {}, totalRows: 0 };
+      log(LOG_EVENTS.extract.nothingChanged, { upToBatchId: previous?.batchId ?? null });
+      return { batchId: null, manifestKey: null, upToBatchId: previous?.batchId ?? null, rows: {}, deleted: {}, totalRows: 0 };
     }
 
     const keySetsKey = keySetsObjectKey(batchId, attemptId);
@@ -118,8 +107,8 @@ export async function extractChangedRows(deps: ExtractDependencies): Promise<Ext
     const manifestKey = await commitManifest(deps.s3, deps.ingestionBucket, manifest);
     const counts = (entries: Partial<Record<TotesysTableName, IngestedTable>>) =>
       Object.fromEntries(Object.entries(entries).map(([name, table]) => [name, table.rows]));
-    log('batch committed', { batchId, manifestKey, totalRows, totalDeletions });
-    return { batchId, manifestKey, latestBatchId: batchId, rows: counts(tables), deleted: counts(deletions), totalRows };
+    log(LOG_EVENTS.extract.batchCommitted, { batchId, manifestKey, totalRows, totalDeletions });
+    return { batchId, manifestKey, upToBatchId: batchId, rows: counts(tables), deleted: counts(deletions), totalRows };
   });
 }
 

@@ -6,19 +6,15 @@ import { StepMetrics } from '../shared/metrics';
 import { createS3Client } from '../shared/s3';
 import { secretsManagerReader } from '../shared/secrets';
 import { observeStep, stepLogger } from '../shared/step-logger';
-import { extractChangedRows, type ExtractResult } from './extract-changed-rows';
+import type { ExtractInput, ExtractOutput } from '../shared/step-contract';
+import { extractChangedRows } from './extract-changed-rows';
 
 const logger = stepLogger('extract');
 const metrics = new StepMetrics('extract');
 let config: ReturnType<typeof readExtractConfig> | undefined;
 
-/** Input: `{ executionId }` from the state machine (for the logs and metrics only). */
-export interface ExtractInput {
-  readonly executionId?: string;
-}
-
 /** Extract step: wiring only. Connects per invocation, so rotated credentials are picked up. */
-export const handler = middy(async (_input: ExtractInput = {}): Promise<ExtractResult> => {
+export const handler = middy(async (_input: ExtractInput = {}): Promise<ExtractOutput> => {
   config ??= readExtractConfig();
   const { s3, ingestionBucket } = config;
   const result = await withDatabase('ToteSys', config.totesys, secretsManagerReader(), (totesys) =>

@@ -1,7 +1,7 @@
 import type { TransactionSql } from 'postgres';
 import type { DuckDbSession } from '../shared/duckdb-session';
 import { FACT_NAMES, WAREHOUSE_TABLES } from '../shared/warehouse-tables';
-import { copyParquetColumns, type ParquetSource } from './stage-table';
+import { copyParquetColumns, type ParquetSource } from './incoming-table';
 
 /**
  * Records the ToteSys rows a batch saw deleted in `source_row_deletions`, after the batch's
@@ -11,8 +11,8 @@ import { copyParquetColumns, type ParquetSource } from './stage-table';
  * Returns the deletions recorded.
  */
 export async function applyDeletions(tx: TransactionSql, session: DuckDbSession, source: ParquetSource, batchId: string): Promise<number> {
-  await tx.unsafe(`CREATE TEMPORARY TABLE stage_deletions (source_table varchar, source_key int, deleted_seen_at timestamp) ON COMMIT DROP`);
-  await copyParquetColumns(tx, session, source, 'source_row_deletions', '"source_table", "source_key", "deleted_seen_at"', 'stage_deletions');
+  await tx.unsafe(`CREATE TEMPORARY TABLE incoming_deletions (source_table varchar, source_key int, deleted_seen_at timestamp) ON COMMIT DROP`);
+  await copyParquetColumns(tx, session, source, 'source_row_deletions', '"source_table", "source_key", "deleted_seen_at"', 'incoming_deletions');
   const lastRecord = FACT_NAMES.map((fact) => {
     const { sourceTable, sourceKey, primaryKey } = WAREHOUSE_TABLES[fact];
     return `WHEN '${sourceTable}' THEN (SELECT max(f."${primaryKey}") FROM ${fact} f WHERE f."${sourceKey}" = d.source_key)`;
@@ -20,7 +20,7 @@ export async function applyDeletions(tx: TransactionSql, session: DuckDbSession,
   const result = await tx.unsafe(
     `INSERT INTO source_row_deletions (source_table, source_key, batch_id, deleted_seen_at, last_record_id)
      SELECT d.source_table, d.source_key, $1, d.deleted_seen_at AT TIME ZONE 'UTC', CASE d.source_table ${lastRecord.join(' ')} END
-     FROM stage_deletions d
+     FROM incoming_deletions d
      ON CONFLICT DO NOTHING`,
     [batchId],
   );

@@ -6,21 +6,15 @@ import { StepMetrics } from '../shared/metrics';
 import { createS3Client } from '../shared/s3';
 import { secretsManagerReader } from '../shared/secrets';
 import { observeStep, stepLogger } from '../shared/step-logger';
-import { loadPendingBatches, type LoadResult } from './load-batches';
+import type { LoadInput, LoadOutput } from '../shared/step-contract';
+import { loadPendingBatches } from './load-batches';
 
 const logger = stepLogger('load');
 const metrics = new StepMetrics('load');
 let config: ReturnType<typeof readLoadConfig> | undefined;
 
-/** Input: Transform's output (`latestBatchId`), or `{ batchId }` when an operator re-runs from here; `executionId` from the state machine. */
-export interface LoadInput {
-  readonly executionId?: string;
-  readonly latestBatchId?: string | null;
-  readonly batchId?: string | null;
-}
-
 /** Load step: wiring only. Connects per invocation, so rotated credentials are picked up. */
-export const handler = middy(async (input: LoadInput = {}): Promise<LoadResult> => {
+export const handler = middy(async (input: LoadInput = {}): Promise<LoadOutput> => {
   config ??= readLoadConfig();
   const { s3, processedBucket, duckdb } = config;
   const log = (message: string, fields: Record<string, unknown>) => {
@@ -29,7 +23,7 @@ export const handler = middy(async (input: LoadInput = {}): Promise<LoadResult> 
     if (typeof fields.changeLagSeconds === 'number' && fields.changeLagSeconds >= 0) metrics.changeLag(fields.changeLagSeconds);
   };
   const result = await withDatabase('Warehouse', config.warehouse, secretsManagerReader(), (warehouse) =>
-    loadPendingBatches({ warehouse, s3: createS3Client(s3), processedBucket, duckdb, log }, input.latestBatchId ?? input.batchId ?? null),
+    loadPendingBatches({ warehouse, s3: createS3Client(s3), processedBucket, duckdb, log }, input.upToBatchId ?? null),
   );
   for (const [table, rows] of Object.entries(result.rows)) metrics.rows(table, rows);
   return result;

@@ -15,7 +15,7 @@ export interface LoadedLake {
   readonly source: string | null;
   readonly ingestion: string | null;
   readonly processed: string | null;
-  readonly latestBatchId: string;
+  readonly upToBatchId: string;
 }
 
 /** The lake of the newest loaded batch, or undefined when the warehouse holds none. */
@@ -25,7 +25,7 @@ export async function loadedLake(sql: Sql | TransactionSql): Promise<LoadedLake 
     FROM pipeline.load_ledger l LEFT JOIN pipeline.lakes k USING (lake_id)
     ORDER BY l.batch_id DESC LIMIT 1`;
   if (!row) return undefined;
-  return { lakeId: row.lake_id, source: row.source, ingestion: row.ingestion, processed: row.processed, latestBatchId: row.batch_id };
+  return { lakeId: row.lake_id, source: row.source, ingestion: row.ingestion, processed: row.processed, upToBatchId: row.batch_id };
 }
 
 /** The command that empties the warehouse and loads every batch of the lake it is pointed at. */
@@ -40,12 +40,12 @@ export function assertSameLake(loaded: LoadedLake | undefined, latest: Processed
   const here = `s3://${processedBucket}`;
   const warehouseSide =
     `The warehouse was loaded from lake ${loaded.lakeId ?? '(unrecorded)'}` +
-    `${loaded.source ? ` (${loaded.source}, ingestion ${loaded.ingestion}, processed ${loaded.processed})` : ''}, up to batch ${loaded.latestBatchId}`;
+    `${loaded.source ? ` (${loaded.source}, ingestion ${loaded.ingestion}, processed ${loaded.processed})` : ''}, up to batch ${loaded.upToBatchId}`;
   let lakeSide: string | undefined;
   if (!latest) lakeSide = `but the processed bucket ${here} holds no batch at all (a new or reset lake)`;
   else if (latest.lake?.lakeId !== loaded.lakeId && loaded.lakeId !== null) {
     lakeSide = `but the processed bucket ${here} holds batches of lake ${latest.lake?.lakeId ?? '(unrecorded)'}${latest.lake ? ` (${latest.lake.source}, ingestion ${latest.lake.ingestion})` : ''}, up to batch ${latest.batchId}`;
-  } else if (latest.batchId < loaded.latestBatchId) {
+  } else if (latest.batchId < loaded.upToBatchId) {
     lakeSide = `but the processed bucket ${here} holds batches only up to ${latest.batchId} (the lake was reset or is behind)`;
   }
   if (!lakeSide) return;
@@ -66,9 +66,9 @@ export async function recordLake(tx: TransactionSql, manifest: ProcessedManifest
 }
 
 /**
- * Empties the star schemas, the recorded deletions and the bookkeeping of loaded batches and
- * lakes, in one transaction, so that the next load starts from the first batch of whatever lake
- * it is pointed at. The schema and its migrations stay.
+ * Empties the star schemas, the recorded deletions, the held rows and the bookkeeping of loaded
+ * batches and lakes, in one transaction, so that the next load starts from the first batch of
+ * whatever lake it is pointed at. The schema and its migrations stay.
  */
 export async function emptyWarehouse(sql: Sql): Promise<void> {
   await sql.begin(async (tx) => {

@@ -3,37 +3,25 @@ import type { Sql, TransactionSql } from 'postgres';
 import { batchIdOf, findManifest, manifestKey, nextBatchId, previousBatchIdOf, readLatestManifest, sequenceOf } from '../shared/batch-manifests';
 import { withDuckDb, type DuckDbSettings } from '../shared/duckdb-session';
 import { PipelineStateError } from '../shared/errors';
+import { LOG_EVENTS, type LoadLogEvent, type LogEventWriter } from '../shared/log-events';
+import type { LoadedTableName, LoadOutput } from '../shared/step-contract';
 import type { ProcessedManifest } from '../shared/processed-manifest';
 import { readHeldRows, type HeldRow } from '../shared/quarantine';
-import { FACT_NAMES, WAREHOUSE_TABLE_NAMES, WAREHOUSE_TABLES, type WarehouseTableName } from '../shared/warehouse-tables';
+import { FACT_NAMES, WAREHOUSE_TABLE_NAMES, type WarehouseTableName } from '../shared/warehouse-tables';
 import { applyDeletions } from './apply-deletions';
-import { applyStagedTable, BULK_ROWS, isEmpty, loadIntoEmptyTable } from './apply-table';
 import { assertSameLake, loadedLake, recordLake } from './lineage';
 import { migrateWarehouse } from './migrate';
-import { copyParquetInto, createStagingTable } from './stage-table';
+import { loadTable } from './load-strategy';
 
 export interface LoadDependencies {
   readonly warehouse: Sql;
   readonly s3: S3Client;
   readonly processedBucket: string;
   readonly duckdb: DuckDbSettings;
-  readonly log?: (message: string, fields: Record<string, unknown>) => void;
-  /** Staged rows from which a fact table's batch is applied in bulk (see apply-table.ts). */
+  readonly log?: LogEventWriter<LoadLogEvent>;
+  /** From how many rows a table's batch is large (a first load, or bulk): BULK_ROWS unless a test says otherwise (load-strategy.ts). */
   readonly bulkRows?: number;
 }
-
-/** What Load hands to the state machine: references and counts, never rows. */
-export interface LoadResult {
-  /** The newest batch in the warehouse after this run, or null before the first. */
-  readonly latestBatchId: string | null;
-  /** The batches this run loaded, oldest first (empty when all were loaded already). */
-  readonly loadedBatchIds: readonly string[];
-  /** Rows written per table (a version or dimension row already present is not counted), deletions recorded included. */
-  readonly rows: Partial<Record<LoadedTableName, number>>;
-}
-
-/** What Load writes: the star-schema tables and the deletions it records. */
-export type LoadedTableName = WarehouseTableName | 'source_row_deletions';
 
 /** Any fixed number: every loader takes the same lock, so batches are applied one at a time. */
 const LOAD_LOCK = 7_411_002;
@@ -43,7 +31,7 @@ const LOAD_LOCK = 7_411_002;
  * not hold yet, oldest first, up to `upToBatchId` (default: the newest transformed batch). A gap is
  * loaded before what follows it, never skipped.
  */
-export async function loadPendingBatches(deps: LoadDependencies, upToBatchId?: string | null): Promise<LoadResult> {
+export async function loadPendingBatches(deps: LoadDependencies, upToBatchId?: string | null): Promise<LoadOutput> {
   await migrateWarehouse(deps.warehouse);
   const newest = await readLatestManifest<ProcessedManifest>(deps.s3, deps.processedBucket);
   assertSameLake(await loadedLake(deps.warehouse), newest, deps.processedBucket);
@@ -60,7 +48,7 @@ export async function loadPendingBatches(deps: LoadDependencies, upToBatchId?: s
       for (const [table, count] of Object.entries(written)) rows[table as LoadedTableName] = (rows[table as LoadedTableName] ?? 0) + count;
     }
   }
-  return { latestBatchId: latest, loadedBatchIds: loaded, rows };
+  return { upToBatchId: latest, loadedBatchIds: loaded, rows };
 }
 
 export async function latestLoadedBatch(warehouse: Sql): Promise<string | null> {
@@ -69,8 +57,10 @@ export async function latestLoadedBatch(warehouse: Sql): Promise<string | null> 
 }
 
 /**
- * Loads one transformed batch in one transaction: dimensions upserted, fact versions appended and
- * the ledger row written together, so the warehouse holds all of the batch or none of it.
+ * Loads one transformed batch in one transaction: each table's rows written the way
+ * load-strategy.ts chooses (dimensions upserted, fact versions appended), the deletions and the
+ * quarantine recorded and the ledger row written together, so the warehouse holds all of the batch
+ * or none of it.
  * Returns the rows written per table, or undefined when the ledger shows the batch loaded already.
  * Refuses a batch whose predecessor is not loaded.
  */
@@ -84,7 +74,7 @@ export async function loadBatch(deps: LoadDependencies, batchId: string): Promis
       await tx`SELECT pg_advisory_xact_lock(${LOAD_LOCK})`;
       const [already] = await tx`SELECT 1 FROM pipeline.load_ledger WHERE batch_id = ${batchId}`;
       if (already) {
-        log('batch already loaded', { batchId });
+        log(LOG_EVENTS.load.batchAlreadyLoaded, { batchId });
         return undefined;
       }
       const previous = previousBatchIdOf(batchId);
@@ -93,32 +83,34 @@ export async function loadBatch(deps: LoadDependencies, batchId: string): Promis
       }
 
       const written: Partial<Record<LoadedTableName, number>> = {};
-      /** Where each table's rows of this batch can be read back: its staging table, or the table itself on a first load. */
+      /** Where each table's rows of this batch can be read back: its incoming table, or the table itself after a first load. */
       const batchRows = new Map<WarehouseTableName, string>();
       for (const table of WAREHOUSE_TABLE_NAMES) {
         const output = manifest.tables[table];
         if (!output) continue;
         const tableStarted = Date.now();
         const source = { s3: deps.s3, bucket: deps.processedBucket, key: output.key };
-        if (output.rows >= (deps.bulkRows ?? BULK_ROWS) && (await isEmpty(tx, table))) {
-          written[table] = await loadIntoEmptyTable(tx, table, batchId, () => copyParquetInto(tx, session, source, table, table));
-          batchRows.set(table, table);
-        } else {
-          const staging = await createStagingTable(tx, table);
-          await copyParquetInto(tx, session, source, table, staging);
-          written[table] = await applyStagedTable(tx, table, batchId, deps.bulkRows);
-          batchRows.set(table, staging);
-        }
-        log('table loaded', { batchId, table, rows: written[table], staged: output.rows, durationMs: Date.now() - tableStarted });
+        const loaded = await loadTable(tx, session, { batchId, table, source, rows: output.rows }, deps.bulkRows);
+        written[table] = loaded.written;
+        batchRows.set(table, loaded.rowsIn);
+        log(LOG_EVENTS.load.tableLoaded, {
+          batchId,
+          table,
+          rows: loaded.written,
+          incoming: output.rows,
+          strategy: loaded.strategy,
+          reason: loaded.reason,
+          durationMs: Date.now() - tableStarted,
+        });
       }
       if (manifest.deletions) {
         const deleted = await applyDeletions(tx, session, { s3: deps.s3, bucket: deps.processedBucket, key: manifest.deletions.key }, batchId);
-        log('deletions recorded', { batchId, table: 'source_row_deletions', rows: deleted, staged: manifest.deletions.rows });
+        log(LOG_EVENTS.load.deletionsRecorded, { batchId, table: 'source_row_deletions', rows: deleted, incoming: manifest.deletions.rows });
         written.source_row_deletions = deleted;
       }
       if (manifest.quarantine) {
         const held = await recordQuarantine(tx, await readHeldRows(deps.s3, deps.processedBucket, manifest.quarantine.key));
-        log('quarantine recorded', { batchId, held, added: manifest.quarantine.added, released: manifest.quarantine.released, closed: manifest.quarantine.closed });
+        log(LOG_EVENTS.load.quarantineRecorded, { batchId, held, added: manifest.quarantine.added, released: manifest.quarantine.released, closed: manifest.quarantine.closed });
       }
       const newestChange = await newestLoadedChange(tx, batchRows);
       await recordLake(tx, manifest, deps.processedBucket);
@@ -126,7 +118,7 @@ export async function loadBatch(deps: LoadDependencies, batchId: string): Promis
                VALUES (${batchId}, ${manifestKey(batchId)}, ${tx.json(written as Record<string, number>)}, ${newestChange}, ${manifest.lake?.lakeId ?? null})`;
       // ToteSys stamps UTC wall-clock time without a zone; the lag feeds the freshness metric.
       const changeLagSeconds = newestChange ? Math.round((Date.now() - Date.parse(`${newestChange.replace(' ', 'T')}Z`)) / 1000) : null;
-      log('batch loaded', { batchId, durationMs: Date.now() - started, newestChange, changeLagSeconds });
+      log(LOG_EVENTS.load.batchLoaded, { batchId, durationMs: Date.now() - started, newestChange, changeLagSeconds });
       return written;
     }),
   );

@@ -1,6 +1,7 @@
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { BatchConflictError, PipelineStateError } from './errors';
+import { MANIFEST_PREFIX } from './lake-layout';
 import { isNotFound, isWriteConflict } from './s3';
 
 /**
@@ -22,7 +23,6 @@ export interface BatchManifest {
   readonly attemptId: string;
 }
 
-export const MANIFEST_PREFIX = 'manifests/';
 const MAX_SEQUENCE = 9_999_999_999;
 const DIGITS = 10;
 

@@ -1,5 +1,6 @@
 import { availableParallelism, tmpdir } from 'node:os';
 import { ConfigurationError } from './errors';
+import type { DuckDbSettings } from './duckdb-session';
 
 /**
  * Configuration, read once from the environment when a handler or script starts. Each step reads
@@ -32,17 +33,11 @@ export function readExtractConfig(env: Env = process.env): ExtractConfig {
   };
 }
 
-export interface DuckDbConfig {
-  readonly memoryLimitMb: number;
-  readonly threads: number;
-  readonly workRoot: string;
-}
-
 export interface TransformConfig {
   readonly ingestionBucket: string;
   readonly processedBucket: string;
   readonly s3: S3Settings;
-  readonly duckdb: DuckDbConfig;
+  readonly duckdb: DuckDbSettings;
   readonly rows: RowPolicy;
 }
 
@@ -51,7 +46,7 @@ export function readTransformConfig(env: Env = process.env): TransformConfig {
     ingestionBucket: required(env, 'INGESTION_BUCKET'),
     processedBucket: required(env, 'PROCESSED_BUCKET'),
     s3: readS3Settings(env),
-    duckdb: readDuckDbConfig(env, 'TRANSFORM'),
+    duckdb: readDuckDbSettings(env, 'TRANSFORM'),
     rows: readRowPolicy(env),
   };
 }
@@ -95,7 +90,7 @@ export interface LoadConfig {
   readonly warehouse: DatabaseCredentials;
   readonly processedBucket: string;
   readonly s3: S3Settings;
-  readonly duckdb: DuckDbConfig;
+  readonly duckdb: DuckDbSettings;
 }
 
 export function readLoadConfig(env: Env = process.env): LoadConfig {
@@ -103,7 +98,7 @@ export function readLoadConfig(env: Env = process.env): LoadConfig {
     warehouse: readDatabaseCredentials(env, 'WAREHOUSE'),
     processedBucket: required(env, 'PROCESSED_BUCKET'),
     s3: readS3Settings(env),
-    duckdb: readDuckDbConfig(env, 'LOAD'),
+    duckdb: readDuckDbSettings(env, 'LOAD'),
   };
 }
 
@@ -111,7 +106,7 @@ export function readLoadConfig(env: Env = process.env): LoadConfig {
  * DuckDB's memory limit defaults to 60% of the Lambda's memory (the rest is Node, the AWS SDK and
  * buffers), its threads to the cores the function has, its folder to the temp space.
  */
-function readDuckDbConfig(env: Env, step: 'TRANSFORM' | 'LOAD'): DuckDbConfig {
+function readDuckDbSettings(env: Env, step: 'TRANSFORM' | 'LOAD'): DuckDbSettings {
   const lambdaMemoryMb = readInteger(env, 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 2048);
   return {
     memoryLimitMb: readInteger(env, `${step}_MEMORY_LIMIT_MB`, Math.floor(lambdaMemoryMb * 0.6)),

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import postgres, { type Options, type Sql } from 'postgres';
 import { parseSslMode, readDatabaseTimeouts, readDatabaseTls, type DatabaseCredentials, type DatabaseTimeouts, type DatabaseTlsSettings } from './config';
 import { databaseTls, secureSocket, type DatabaseTls, type ServerNames } from './database-tls';
-import { ConfigurationError, PipelineError, SourceUnavailableError } from './errors';
+import { ConfigurationError, PipelineError, DatabaseUnavailableError } from './errors';
 
 /** Which database a connection is to, as error messages name it. */
 export type DatabaseLabel = 'ToteSys' | 'Warehouse';
@@ -302,7 +302,7 @@ export interface DatabaseErrorContext {
  * the database (label, host:port/database) and never its credentials:
  * - a connection that could not be made or was lost, a lock waited for past `lock_timeout`, a
  *   statement past `statement_timeout`, a deadlock or serialization failure: a retryable
- *   SourceUnavailableError (the steps write in transactions, so a retry starts clean);
+ *   DatabaseUnavailableError (the steps write in transactions, so a retry starts clean);
  * - a database or role that does not exist, or a refused password: a ConfigurationError that
  *   names the setting and how to create what is missing.
  */
@@ -316,7 +316,7 @@ export async function withConnectionErrors<T>(label: DatabaseLabel, url: string,
 
 /** Marks a retryable error whose database is a guess: the wrapper of another database may widen it. */
 const UNATTRIBUTED = Symbol('unattributed database error');
-type Unattributed = SourceUnavailableError & { [UNATTRIBUTED]?: { readonly databases: string; readonly problem: string } };
+type Unattributed = DatabaseUnavailableError & { [UNATTRIBUTED]?: { readonly databases: string; readonly problem: string } };
 
 function translateDatabaseError(label: DatabaseLabel, url: string, context: DatabaseErrorContext, error: unknown): unknown {
   const database = `${label} database at ${describeDatabase(url)}`;
@@ -325,7 +325,7 @@ function translateDatabaseError(label: DatabaseLabel, url: string, context: Data
     // A server error (a lock or statement timeout …) reaches every database's wrapper alike: the
     // innermost one named its own database, which may not be the one that raised it.
     const databases = `${database} or ${unattributed.databases}`;
-    return markUnattributed(new SourceUnavailableError(`${databases}: ${unattributed.problem}`, { cause: error }), databases, unattributed.problem);
+    return markUnattributed(new DatabaseUnavailableError(`${databases}: ${unattributed.problem}`, { cause: error }), databases, unattributed.problem);
   }
   if (error instanceof PipelineError) return error;
   const code = codeOf(error);
@@ -334,7 +334,7 @@ function translateDatabaseError(label: DatabaseLabel, url: string, context: Data
   if (isConnectionFailure(error)) {
     if (!ownConnectionFailed) return error;
     const what = UNREACHABLE_CODES.has(code) ? 'is unreachable' : 'dropped the connection';
-    return new SourceUnavailableError(`${database} ${what}: ${message}`, { cause: error });
+    return new DatabaseUnavailableError(`${database} ${what}: ${message}`, { cause: error });
   }
   if ((code === '3D000' || code === '28000' || code === '28P01') && (ownConnectionFailed || namesThisDatabase(url, code, message))) {
     if (code === '28000' && /no encryption/.test(message)) {
@@ -347,7 +347,7 @@ function translateDatabaseError(label: DatabaseLabel, url: string, context: Data
     return new ConfigurationError(`${database}: ${message}. ${missingDatabaseAdvice(label, url, code, context.credentials)}`, { cause: error });
   }
   const problem = transientProblem(code, message, context.timeouts);
-  if (problem) return markUnattributed(new SourceUnavailableError(`${database}: ${problem}`, { cause: error }), database, problem);
+  if (problem) return markUnattributed(new DatabaseUnavailableError(`${database}: ${problem}`, { cause: error }), database, problem);
   return error;
 }
 
@@ -360,7 +360,7 @@ function namesThisDatabase(url: string, code: string, message: string): boolean 
   return message.includes(`"${code === '3D000' ? database : user}"`);
 }
 
-function markUnattributed(error: SourceUnavailableError, databases: string, problem: string): SourceUnavailableError {
+function markUnattributed(error: DatabaseUnavailableError, databases: string, problem: string): DatabaseUnavailableError {
   Object.defineProperty(error, UNATTRIBUTED, { value: { databases, problem }, enumerable: false });
   return error;
 }

@@ -23,9 +23,9 @@ export class BadInputError extends PipelineError {
   override readonly name = 'BadInputError';
 }
 
-/** A database could not be reached or dropped the connection: worth retrying. */
-export class SourceUnavailableError extends PipelineError {
-  override readonly name = 'SourceUnavailableError';
+/** A database (ToteSys or the warehouse) could not be reached or dropped the connection: worth retrying. */
+export class DatabaseUnavailableError extends PipelineError {
+  override readonly name = 'DatabaseUnavailableError';
 }
 
 /** Another run committed the same batch first: a retry starts from the new state. */
@@ -38,4 +38,5 @@ export class PipelineStateError extends PipelineError {
   override readonly name = 'PipelineStateError';
 }
 
-export const RETRYABLE_ERROR_NAMES: readonly string[] = ['SourceUnavailableError', 'BatchConflictError'];
+/** The errors worth retrying: the state machine's Retry matches these names. */
+export const RETRYABLE_ERROR_NAMES: readonly string[] = [DatabaseUnavailableError, BatchConflictError].map((error) => new error('').name);

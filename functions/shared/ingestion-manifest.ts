@@ -1,27 +1,24 @@
 import type { BatchManifest } from './batch-manifests';
+import { INGESTION_PREFIX } from './lake-layout';
 import type { TotesysTableName } from './totesys-tables';
 
-/**
- * The ingestion bucket: a manifest per batch (see batch-manifests.ts) and
- *
- *   tables/<table>/batch-<n>/<attemptId>.jsonl.gz    the table's new row versions in batch n
- */
+/** The table's new row versions in batch n (the ingestion bucket's layout: lake-layout.ts). */
 export function ingestionObjectKey(table: TotesysTableName, batchId: string, attemptId: string): string {
-  return `tables/${table}/batch-${batchId}/${attemptId}.jsonl.gz`;
+  return `${INGESTION_PREFIX.tables}${table}/batch-${batchId}/${attemptId}.jsonl.gz`;
 }
 
 /** The keys of `table` deleted since the previous batch, one JSON object a line: `{"<primary key>": n}`. */
 export function deletionsObjectKey(table: TotesysTableName, batchId: string, attemptId: string): string {
-  return `deletions/${table}/batch-${batchId}/${attemptId}.jsonl.gz`;
+  return `${INGESTION_PREFIX.deletions}${table}/batch-${batchId}/${attemptId}.jsonl.gz`;
 }
 
 /** Every table's key set as of batch n's snapshot (see functions/extract/key-sets.ts). */
 export function keySetsObjectKey(batchId: string, attemptId: string): string {
-  return `keys/batch-${batchId}/${attemptId}.json.gz`;
+  return `${INGESTION_PREFIX.keys}batch-${batchId}/${attemptId}.json.gz`;
 }
 
 /** Where the lake's identity lives: written once, by the first extract. */
-export const LAKE_IDENTITY_KEY = 'lake/identity.json';
+export const LAKE_IDENTITY_KEY = `${INGESTION_PREFIX.lake}identity.json`;
 
 /** Which lake a batch belongs to: its id, born with the first extract, and the source it reads. */
 export interface LakeReference {

@@ -1,4 +1,5 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { PipelineFunctionName, PipelineStep } from './step-contract';
 import { TOTESYS_TABLE_NAMES } from './totesys-tables';
 import { WAREHOUSE_TABLE_NAMES } from './warehouse-tables';
 
@@ -27,9 +28,6 @@ export type Dimension = (typeof DIMENSION)[keyof typeof DIMENSION];
 export const DEPLOYMENT_VARIABLE = 'PIPELINE_DEPLOYMENT';
 /** The `Deployment` of a function run outside AWS (`npm start`, tests), where the variable is unset. */
 export const LOCAL_DEPLOYMENT = 'local';
-
-/** The `Step` dimension's values: the three steps and the verification. */
-export type MetricStep = 'extract' | 'transform' | 'load' | 'verify';
 
 /** The EMF metadata key of the Step Functions execution (`$$.Execution.Id`): in every point's log line, not a dimension. */
 export const EXECUTION_ID_KEY = 'executionId';
@@ -92,23 +90,11 @@ export const METRICS = {
 export type PipelineMetric = (typeof METRICS)[keyof typeof METRICS];
 
 /** The `Table` values each step publishes `Rows` for (the dashboard draws one line for each). */
-export const ROWS_TABLES: Readonly<Record<'extract' | 'transform' | 'load', readonly string[]>> = {
+export const ROWS_TABLES: Readonly<Record<PipelineStep, readonly string[]>> = {
   extract: TOTESYS_TABLE_NAMES,
   transform: WAREHOUSE_TABLE_NAMES,
   load: [...WAREHOUSE_TABLE_NAMES, 'source_row_deletions'],
 };
-
-/**
- * The steps' log events whose fields the bench and the tests read (`table`, `rows`, `bytes`,
- * `durationMs`; `changeLagSeconds`). The step modules log them under these messages; no metric
- * is computed from a message's text.
- */
-export const STEP_LOG_EVENTS = {
-  tableExtracted: 'table extracted',
-  tableTransformed: 'table transformed',
-  tableLoaded: 'table loaded',
-  batchLoaded: 'batch loaded',
-} as const;
 
 type Dimensions = Partial<Record<Dimension, string>>;
 
@@ -134,7 +120,7 @@ export class StepMetrics {
   private executionId: string | undefined;
 
   constructor(
-    readonly step: MetricStep,
+    readonly step: PipelineFunctionName,
     env: Readonly<Record<string, string | undefined>> = process.env,
   ) {
     this.metrics = new Metrics({ namespace: METRICS_NAMESPACE });

@@ -1,29 +1,23 @@
 import type { BatchManifest } from './batch-manifests';
 import type { LakeReference } from './ingestion-manifest';
+import { PROCESSED_PREFIX } from './lake-layout';
 import type { TotesysTableName } from './totesys-tables';
 import type { WarehouseTableName } from './warehouse-tables';
 import type { QuarantineRecord } from './quarantine';
 
-/**
- * The processed bucket: a manifest per batch (see batch-manifests.ts; batch n here is the
- * transform of ingestion batch n) and
- *
- *   tables/<warehouse table>/batch-<n>/<attemptId>.parquet    the rows Load applies for batch n
- *   state/<source table>/batch-<n>/<attemptId>.parquet        the source rows batch n changed,
- *                                                             or a compaction of all of them
- *   quarantine/batch-<n>/<attemptId>.jsonl.gz                 the rows held after batch n
- */
+/** The rows Load applies to `table` for batch n (the processed bucket's layout: lake-layout.ts). */
 export function processedTableKey(table: WarehouseTableName, batchId: string, attemptId: string): string {
-  return `tables/${table}/batch-${batchId}/${attemptId}.parquet`;
+  return `${PROCESSED_PREFIX.tables}${table}/batch-${batchId}/${attemptId}.parquet`;
 }
 
+/** The source rows batch n changed in `table`, or a compaction of all of them (functions/transform/source-state.ts). */
 export function sourceStateKey(table: TotesysTableName, batchId: string, attemptId: string): string {
-  return `state/${table}/batch-${batchId}/${attemptId}.parquet`;
+  return `${PROCESSED_PREFIX.state}${table}/batch-${batchId}/${attemptId}.parquet`;
 }
 
 /** The ToteSys rows batch n saw deleted: source_table, source_key, deleted_seen_at. */
 export function processedDeletionsKey(batchId: string, attemptId: string): string {
-  return `deletions/batch-${batchId}/${attemptId}.parquet`;
+  return `${PROCESSED_PREFIX.deletions}batch-${batchId}/${attemptId}.parquet`;
 }
 
 export interface ProcessedTable {

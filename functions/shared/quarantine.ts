@@ -2,6 +2,7 @@ import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/clie
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { gunzipSync, gzipSync, createGunzip } from 'node:zlib';
+import { PROCESSED_PREFIX } from './lake-layout';
 import type { TotesysTableName } from './totesys-tables';
 export { DEFAULT_ROW_POLICY, type RowPolicy } from './config';
 
@@ -53,7 +54,7 @@ export interface QuarantineRecord {
 }
 
 export function quarantineKey(batchId: string, attemptId: string): string {
-  return `quarantine/batch-${batchId}/${attemptId}.jsonl.gz`;
+  return `${PROCESSED_PREFIX.quarantine}batch-${batchId}/${attemptId}.jsonl.gz`;
 }
 
 export async function readHeldRows(s3: S3Client, bucket: string, key: string | undefined): Promise<HeldRow[]> {

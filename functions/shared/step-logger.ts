@@ -1,9 +1,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { MiddlewareObj } from '@middy/core';
-import { EXECUTION_ID_KEY, StepMetrics, type MetricStep } from './metrics';
+import { EXECUTION_ID_KEY, StepMetrics } from './metrics';
+import type { PipelineFunctionName } from './step-contract';
 
 /** One structured JSON logger per step (and the verification), with stable keys (step, batchId, table, rows, durationMs). */
-export function stepLogger(step: MetricStep): Logger {
+export function stepLogger(step: PipelineFunctionName): Logger {
   return new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'totesys-pipeline', persistentKeys: { step } });
 }
 

@@ -9,8 +9,17 @@ export interface SourceTable {
   readonly columns: Readonly<Record<string, string>>;
   /** Columns that may be null; every other column is NOT NULL in ToteSys. */
   readonly nullable?: readonly string[];
-  /** Foreign keys: column -> the table whose primary key it holds. */
+  /**
+   * Foreign keys: column -> the table whose primary key it holds. Transform checks that each one
+   * resolves (the `relationships` checks declared in functions/transform/models/models.ts),
+   * against the current rows it keeps of the referenced tables (functions/transform/source-state.ts).
+   */
   readonly references?: Readonly<Record<string, TotesysTableName>>;
+  /**
+   * The transaction's foreign keys to the order it records. Transform keeps no state of the order
+   * tables, so it cannot check these as it checks `references`; they order inserts all the same.
+   */
+  readonly orderReferences?: Readonly<Record<string, TotesysTableName>>;
 }
 
 /** The labels of ToteSys's two enum types. */
@@ -176,5 +185,28 @@ export const TOTESYS_TABLES: Readonly<Record<TotesysTableName, SourceTable>> = {
       ...stamps,
     },
     nullable: ['sales_order_id', 'purchase_order_id'],
+    orderReferences: { sales_order_id: 'sales_order', purchase_order_id: 'purchase_order' },
   },
 };
+
+/**
+ * The tables in an order that inserts safely, with the foreign keys in place: every table after
+ * the tables it references; of the tables that could come next, the first in TOTESYS_TABLE_NAMES.
+ * Derived from the references, so that a table or a reference added above orders itself.
+ */
+export const TOTESYS_INSERT_ORDER: readonly TotesysTableName[] = insertOrder();
+
+function insertOrder(): TotesysTableName[] {
+  const order: TotesysTableName[] = [];
+  const inserted = new Set<TotesysTableName>();
+  const referenced = (name: TotesysTableName) => Object.values({ ...TOTESYS_TABLES[name].references, ...TOTESYS_TABLES[name].orderReferences });
+  while (order.length < TOTESYS_TABLE_NAMES.length) {
+    const next = TOTESYS_TABLE_NAMES.find((name) => !inserted.has(name) && referenced(name).every((target) => inserted.has(target)));
+    if (next === undefined) {
+      throw new Error(`The ToteSys tables' references go round in a circle: ${TOTESYS_TABLE_NAMES.filter((name) => !inserted.has(name)).join(', ')}`);
+    }
+    order.push(next);
+    inserted.add(next);
+  }
+  return order;
+}

@@ -1,10 +1,13 @@
 import type { TotesysTableName } from './totesys-tables';
 
 /**
- * The warehouse contract (../shared docs warehouse.md, copied into the README's Transform and
- * Load sections), the one list of star-schema tables: names, columns in order, PostgreSQL types,
- * nullability and keys. Transform's Parquet files carry these columns (less a fact's serial
- * surrogate key, which the warehouse assigns); the migrations create the tables to match.
+ * The warehouse contract (its Tables section, ../shared/docs/warehouse.md, outside this repository)
+ * as code: the one list of star-schema tables, with names, columns in order, PostgreSQL types,
+ * nullability and keys. Transform checks every model's output against it (its Parquet files carry
+ * these columns, less a fact's serial surrogate key, which the warehouse assigns); Load and Verify
+ * build their statements from it. The tables themselves are created by the migrations
+ * (functions/load/migrations/), not from this list; tests/integration/load.test.ts checks that the
+ * migrated tables match it.
  */
 export type WarehouseColumnType = 'int' | 'date' | 'time' | 'numeric(10,2)' | 'varchar' | 'boolean';
 

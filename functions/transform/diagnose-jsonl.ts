@@ -1,89 +1,120 @@
-import { TEXT_DATE_COLUMNS, TOTESYS_ENUM_LABELS, type SourceTable } from '../shared/totesys-tables';
-import { forEachLine, keyOfLine } from '../shared/quarantine';
-import { isDayColumn, isRequired, type DateBounds } from './source-columns';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { forEachLine, keyOfLine, type NumberedLine } from '../shared/quarantine';
 
-/** The first bad line of a JSONL object: its 1-based line number, the field, and what is wrong. */
+/**
+ * Naming a bad row's line and field, for the rare object that DuckDB cannot read whole or whose
+ * rows break a rule. The rules themselves are SQL (models/macros/row_rules.sql) and this module
+ * never applies them: it numbers the lines that are JSON objects so that the staging model can
+ * check them with their line numbers, sets aside the lines that are not, and words what the model
+ * found as the line gives it. The data path never parses a row in JavaScript.
+ */
+
+/** A line that breaks a rule: its 1-based number, the key it gives, the field, and what is wrong. */
 export interface BadLine {
   readonly line: number;
   /** The row's primary key as the line gives it, when it can be read. */
   readonly key: string | null;
+  /** The field that breaks a rule; null when the line is not a JSON object at all. */
   readonly field: string | null;
+  readonly problem: string;
+  readonly text: string;
+}
+
+/** A rule a staging model found broken (its `_problem`, from row_rules.sql). */
+export interface BrokenRule {
+  readonly field: string;
+  /** The value as the rule saw it: read_json's text of it (the JSON number 1e3 is "1000.0"). */
+  readonly value: string | null;
+  readonly rule: string;
   readonly problem: string;
 }
 
-/**
- * Finds the first line of a gzipped JSONL file that breaks the table's rules. Runs only after
- * DuckDB has rejected the file or found a rule broken, to name the line and field precisely; the
- * data path itself never parses rows in JavaScript.
- */
-export async function findFirstBadLine(file: string, table: SourceTable, bounds?: DateBounds): Promise<BadLine | undefined> {
-  let found: BadLine | undefined;
-  await forEachLine(file, ({ line, text }) => {
-    const problem = lineProblem(text, table, bounds);
-    if (problem) found = { line, key: keyOfLine(text, table.primaryKey), ...problem };
-    return found !== undefined;
-  });
-  return found;
-}
-
-export function lineProblem(text: string, table: SourceTable, bounds?: DateBounds): { field: string | null; problem: string } | undefined {
+/** Why a line is not a row at all (unreadable JSON, or not an object), or undefined when it is one. */
+function lineShapeProblem(text: string): string | undefined {
   let row: unknown;
   try {
     row = JSON.parse(text);
   } catch (error) {
-    return { field: null, problem: `malformed JSON (${(error as Error).message})` };
+    return `malformed JSON (${(error as Error).message})`;
   }
-  if (typeof row !== 'object' || row === null || Array.isArray(row)) return { field: null, problem: 'not a JSON object' };
-  const values = row as Record<string, unknown>;
-  for (const [column, pgType] of Object.entries(table.columns)) {
-    const value = values[column];
-    if (value === undefined || value === null) {
-      if (isRequired(table, column)) return { field: column, problem: value === undefined ? 'required field is missing' : 'required field is null' };
-      continue;
-    }
-    const typeProblem = valueProblem(value, pgType, column) ?? (bounds && isDayColumn(column, pgType) ? dayProblem(String(value), bounds) : undefined);
-    if (typeProblem) return { field: column, problem: typeProblem };
-  }
-  return undefined;
+  return typeof row === 'object' && row !== null && !Array.isArray(row) ? undefined : 'not a JSON object';
 }
 
-/** Mirrors the day rule of source-columns.ts: the day outside the configured bounds. */
-function dayProblem(text: string, bounds: DateBounds): string | undefined {
-  const day = text.slice(0, 10);
-  if (day < bounds.earliestDate) return `${JSON.stringify(text)} is before the earliest day accepted, ${bounds.earliestDate} (PIPELINE_EARLIEST_DATE)`;
-  if (day > bounds.latestDate) return `${JSON.stringify(text)} is after the latest day accepted, ${bounds.latestDate} (PIPELINE_LATEST_DATE)`;
-  return undefined;
-}
-
-/** Mirrors the SQL rules in source-columns.ts, value by value, to say which rule a line breaks. */
-function valueProblem(value: unknown, pgType: string, column: string): string | undefined {
-  const shown = JSON.stringify(value);
-  const text = typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : undefined;
-  if (text === undefined) return `${shown} is not a single value`;
-  switch (pgType) {
-    case 'integer':
-      return /^-?\d{1,10}$/.test(text) && Math.abs(Number(text)) <= 2_147_483_647 ? undefined : `${shown} is not an integer`;
-    case 'numeric(10,2)':
-      return /^-?\d{1,8}(\.\d{1,2})?$/.test(text) ? undefined : `${shown} is not a number with at most 8 digits before the point and 2 after`;
-    case 'boolean':
-      return text === 'true' || text === 'false' ? undefined : `${shown} is not true or false`;
-    case 'timestamp(3) without time zone': {
-      const match = /^(\d{4}-\d{2}-\d{2})[T ]\d{2}:\d{2}:\d{2}(\.\d{1,3})?$/.exec(text);
-      return match && isDateText(match[1]!) && !Number.isNaN(Date.parse(`${text.replace(' ', 'T')}Z`)) ? undefined : `${shown} is not a timestamp`;
-    }
-    case 'character varying(3)':
-      return text.length <= 3 ? undefined : `${shown} is longer than 3 characters`;
-    default: {
-      const labels = TOTESYS_ENUM_LABELS[pgType];
-      if (labels && !labels.includes(text)) return `${shown} is not one of ${labels.join(', ')}`;
-      if (TEXT_DATE_COLUMNS.includes(column) && !isDateText(text)) return `${shown} is not a date (YYYY-MM-DD)`;
-      return undefined;
-    }
+/**
+ * Writes to `numbered` (gzipped JSONL) every line `feed` gives that is a JSON object, with its
+ * number added as `_line`, and returns the lines that are not rows. The staging model reads the
+ * copy as it reads an object, and carries `_line` through. The copy is written a megabyte at a
+ * time, each a gzip member of its own (a gzip file may hold several), so memory stays flat on a
+ * large object.
+ */
+export async function writeNumberedLines(
+  numbered: string,
+  primaryKey: string,
+  feed: (add: (line: NumberedLine) => void) => Promise<void>,
+): Promise<BadLine[]> {
+  const unreadable: BadLine[] = [];
+  await mkdir(path.dirname(numbered), { recursive: true });
+  const fd = openSync(numbered, 'w');
+  let chunk: string[] = [];
+  let size = 0;
+  let written = false;
+  const flush = () => {
+    if (chunk.length === 0 && written) return;
+    writeSync(fd, gzipSync(chunk.join(''), { level: 1 }));
+    written = true;
+    chunk = [];
+    size = 0;
+  };
+  try {
+    await feed(({ line, text }) => {
+      const problem = lineShapeProblem(text);
+      if (problem) {
+        unreadable.push({ line, key: keyOfLine(text, primaryKey), field: null, problem, text });
+        return;
+      }
+      const numberedLine = `${withLineNumber(text, line)}\n`;
+      chunk.push(numberedLine);
+      size += numberedLine.length;
+      if (size >= 1 << 20) flush();
+    });
+    flush();
+  } finally {
+    closeSync(fd);
   }
+  return unreadable;
 }
 
-function isDateText(value: string): boolean {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
-  const date = new Date(`${value}T00:00:00Z`);
-  return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(value);
+/** `{"_line":N, …the line's own fields}`: the line is a JSON object, so its text after `{` is its fields. */
+function withLineNumber(text: string, line: number): string {
+  const fields = text.slice(text.indexOf('{') + 1);
+  return /^\s*\}/.test(fields) ? `{"_line":${line}${fields}` : `{"_line":${line},${fields}`;
+}
+
+/**
+ * The problem as a person reads it: the value, then what the rule says of it ("many" is not an
+ * integer, 3.5 is not an integer). A string is shown quoted, as the line gives it; a number or a
+ * boolean as the rule saw it. The line tells what read_json cannot: a required value missing
+ * from one that is null, and a value that is an object or a list.
+ */
+export function describeBrokenRule(text: string, broken: BrokenRule): string {
+  const value = (JSON.parse(text) as Record<string, unknown>)[broken.field];
+  if (broken.rule === 'not_null') return value === undefined ? 'required field is missing' : broken.problem;
+  if (typeof value === 'object' && value !== null) return `${JSON.stringify(value)} is not a single value`;
+  return `${typeof value === 'string' ? JSON.stringify(value) : broken.value} ${broken.problem}`;
+}
+
+/** The texts of the lines of `file` whose numbers are in `wanted`, by number. */
+export async function linesNumbered(file: string, wanted: ReadonlySet<number>): Promise<Map<number, string>> {
+  const found = new Map<number, string>();
+  if (wanted.size === 0) return found;
+  let last = 0;
+  for (const line of wanted) last = Math.max(last, line);
+  await forEachLine(file, ({ line, text }) => {
+    if (wanted.has(line)) found.set(line, text);
+    return line >= last;
+  });
+  return found;
 }

@@ -4,21 +4,15 @@ import { readTransformConfig } from '../shared/config';
 import { StepMetrics } from '../shared/metrics';
 import { createS3Client } from '../shared/s3';
 import { observeStep, stepLogger } from '../shared/step-logger';
-import { transformPendingBatches, type TransformResult } from './transform-batches';
+import type { TransformInput, TransformOutput } from '../shared/step-contract';
+import { transformPendingBatches } from './transform-batches';
 
 const logger = stepLogger('transform');
 const metrics = new StepMetrics('transform');
 let config: ReturnType<typeof readTransformConfig> | undefined;
 
-/** Input: Extract's output (`latestBatchId`), or `{ batchId }` when an operator re-runs from here; `executionId` from the state machine. */
-export interface TransformInput {
-  readonly executionId?: string;
-  readonly latestBatchId?: string | null;
-  readonly batchId?: string | null;
-}
-
 /** Transform step: wiring only. */
-export const handler = middy(async (input: TransformInput = {}): Promise<TransformResult> => {
+export const handler = middy(async (input: TransformInput = {}): Promise<TransformOutput> => {
   config ??= readTransformConfig();
   const result = await transformPendingBatches(
     {
@@ -29,7 +23,7 @@ export const handler = middy(async (input: TransformInput = {}): Promise<Transfo
       rows: config.rows,
       log: (level, message, fields) => logger[level](message, fields),
     },
-    input.latestBatchId ?? input.batchId ?? null,
+    input.upToBatchId ?? null,
   );
   for (const [table, rows] of Object.entries(result.rows)) metrics.rows(table, rows);
   // After every run, 0 included: what the quarantined-rows alarm reads.

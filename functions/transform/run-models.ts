@@ -1,44 +1,86 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { WAREHOUSE_TABLES, type WarehouseColumnType, type WarehouseTableName } from '../shared/warehouse-tables';
 import type { DuckDbSession } from '../shared/duckdb-session';
+import { MODELS, PROVIDED_RELATIONS, type ContractColumn, type Model } from './models/models';
+import { failingRows } from './row-tests';
 
-/** The SQL models, one file per warehouse table, in functions/transform/models/. */
-const MODELS_DIR = path.join(__dirname, 'models');
+/** The models' SQL, in functions/transform/models/ (in the Lambda package, `models/` beside the bundle). */
+export const MODELS_DIR = path.join(__dirname, 'models');
 
-export function modelSql(table: WarehouseTableName): string {
-  return readFileSync(path.join(MODELS_DIR, `${table}.sql`), 'utf-8');
+export function modelSql(file: string): string {
+  return readFileSync(path.join(MODELS_DIR, file), 'utf-8');
 }
 
-const DUCKDB_TYPE_OF: Readonly<Record<WarehouseColumnType, string>> = {
-  int: 'INTEGER',
-  date: 'DATE',
-  time: 'TIME',
-  'numeric(10,2)': 'DECIMAL(10,2)',
-  varchar: 'VARCHAR',
-  boolean: 'BOOLEAN',
-};
+/** The models built in TypeScript, by name: each creates its table in the session. */
+export type TypeScriptModels = Readonly<Record<string, (session: DuckDbSession) => Promise<void>>>;
 
 /**
- * Runs one model into the table `out_<name>` and checks that its columns are exactly the
- * warehouse contract's, in order and type, so a model edit cannot ship a wrong file. Returns its
- * row count.
+ * The models in an order that runs each after everything it reads: of the models whose inputs
+ * are all there, the first declared goes next. Throws on an input that is neither provided nor a
+ * model, and on models that read each other in a circle.
  */
-export async function runModel(session: DuckDbSession, table: WarehouseTableName): Promise<number> {
-  await session.run(`CREATE TABLE out_${table} AS ${modelSql(table)}`);
-  const described = await session.rows<{ column_name: string; column_type: string }>(`DESCRIBE out_${table}`);
-  const actual = described.map((c) => `${c.column_name} ${c.column_type}`);
-  const expected = WAREHOUSE_TABLES[table].columns.map((c) => `${c.name} ${DUCKDB_TYPE_OF[c.type]}`);
-  if (actual.join(', ') !== expected.join(', ')) {
-    throw new Error(`Model ${table}.sql produces (${actual.join(', ')}), but the warehouse contract is (${expected.join(', ')})`);
+export function modelOrder(models: readonly Model[] = MODELS, provided: readonly string[] = PROVIDED_RELATIONS): Model[] {
+  const names = new Set(models.map((model) => model.name));
+  for (const model of models) {
+    const unknown = model.inputs.filter((input) => !names.has(input) && !provided.includes(input));
+    if (unknown.length > 0) throw new Error(`Model ${model.name} reads ${unknown.join(', ')}, which is neither a model nor provided to the models`);
   }
-  const [{ rows }] = (await session.rows<{ rows: bigint }>(`SELECT count(*) AS rows FROM out_${table}`)) as [{ rows: bigint }];
-  return Number(rows);
+  const order: Model[] = [];
+  const built = new Set<string>(provided);
+  while (order.length < models.length) {
+    const next = models.find((model) => !built.has(model.name) && model.inputs.every((input) => built.has(input)));
+    if (!next) throw new Error(`The models read each other in a circle: ${models.filter((model) => !built.has(model.name)).map((model) => model.name).join(', ')}`);
+    order.push(next);
+    built.add(next.name);
+  }
+  return order;
 }
 
-/** Writes `out_<name>` as Parquet (typed: DATE, TIME with microseconds, DECIMAL(10,2)). */
-export async function writeModelOutput(session: DuckDbSession, table: WarehouseTableName): Promise<string> {
-  const file = path.join(session.dir, 'out', `${table}.parquet`);
-  await session.run(`COPY out_${table} TO $1 (FORMAT parquet, COMPRESSION zstd)`, [file]);
+/** A model built in a session: the table named after it holds `rows` rows. */
+export interface BuiltModel {
+  readonly model: Model;
+  readonly rows: number;
+}
+
+/**
+ * Builds every model, in {@link modelOrder}, into a table named after it, checks each against its
+ * contract, then runs every model's row checks (a check may read another model). A failure is a
+ * fault in a model, not in the input: it names the model, the row's key and the field. Returns
+ * the models in the order they were built.
+ */
+export async function runModels(session: DuckDbSession, typescript: TypeScriptModels, models: readonly Model[] = MODELS): Promise<BuiltModel[]> {
+  const built: BuiltModel[] = [];
+  for (const model of modelOrder(models)) {
+    if (model.sql) await session.run(`CREATE TABLE ${model.name} AS ${modelSql(model.sql)}`);
+    else {
+      const build = typescript[model.name];
+      if (!build) throw new Error(`Model ${model.name} has no SQL file and no TypeScript to build it`);
+      await build(session);
+    }
+    await checkContract(session, model.name, model.sql ?? `${model.name} (TypeScript)`, model.contract);
+    const [{ count }] = (await session.rows<{ count: bigint }>(`SELECT count(*) AS count FROM ${model.name}`)) as [{ count: bigint }];
+    built.push({ model, rows: Number(count) });
+  }
+  const checks = models.flatMap((model) => model.tests.map((test) => ({ relation: model.name, key: model.key!, test })));
+  const [failing] = await failingRows(session, checks, 1);
+  if (failing) {
+    const { relation, key, test } = failing.check;
+    throw new Error(`Model ${relation} fails its ${test.test} check on ${test.column}: row ${key}=${failing.key}, field ${failing.field}: ${failing.reason}`);
+  }
+  return built;
+}
+
+/** Checks that `relation` has exactly the contract's columns, in order and type, so a model edit cannot ship a wrong table. */
+export async function checkContract(session: DuckDbSession, relation: string, source: string, contract: readonly ContractColumn[]): Promise<void> {
+  const described = await session.rows<{ column_name: string; column_type: string }>(`DESCRIBE ${relation}`);
+  const actual = described.map((c) => `${c.column_name} ${c.column_type}`).join(', ');
+  const expected = contract.map((c) => `${c.name} ${c.type}`).join(', ');
+  if (actual !== expected) throw new Error(`Model ${source} produces (${actual}), but its contract (models/models.ts) is (${expected})`);
+}
+
+/** Writes model `name` as Parquet (typed: DATE, TIME with microseconds, DECIMAL(10,2)). */
+export async function writeModelOutput(session: DuckDbSession, name: string): Promise<string> {
+  const file = path.join(session.dir, 'out', `${name}.parquet`);
+  await session.run(`COPY ${name} TO $1 (FORMAT parquet, COMPRESSION zstd)`, [file]);
   return file;
 }

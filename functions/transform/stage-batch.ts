@@ -1,18 +1,16 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
 import { BadInputError } from '../shared/errors';
 import type { IngestionManifest } from '../shared/ingestion-manifest';
-import { TOTESYS_TABLES, TOTESYS_TABLE_NAMES, type SourceTable, type TotesysTableName } from '../shared/totesys-tables';
-import { findFirstBadLine, lineProblem } from './diagnose-jsonl';
 import type { DuckDbSession } from '../shared/duckdb-session';
 import { downloadObject } from '../shared/s3-files';
 import { forEachLine, keyOfLine, type ClosedBecause, type HeldRow, type RowPolicy } from '../shared/quarantine';
-import { duckDbType, rawJsonColumns, rowRules, typedColumns } from './source-columns';
+import type { TotesysTableName } from '../shared/totesys-tables';
+import { describeBrokenRule, linesNumbered, writeNumberedLines, type BadLine, type BrokenRule } from './diagnose-jsonl';
+import { STAGING_MODELS, type StagingModel } from './models/models';
+import { failingRows } from './row-tests';
+import { modelSql } from './run-models';
+import { STAGING_JSONL_VARIABLE, STAGING_LINE_COLUMN, STAGING_PROBLEM_COLUMN } from './staging-models';
 
 /** What staging a batch set aside, retried and closed; the references check comes after it. */
 export interface StagedBatch {
@@ -29,9 +27,9 @@ export interface StagedBatch {
 }
 
 /**
- * Loads every table of an ingestion batch into DuckDB as `batch_<table>`, typed as ToteSys types
- * it (a table without changes becomes an empty table). Needs the batch's deletions staged first
- * (`deleted_<table>`).
+ * Builds every staging model (models/staging/stg_<table>.sql) from the ingestion batch's JSONL:
+ * `stg_<table>`, its rows typed as ToteSys types them (a table without changes is empty). Needs
+ * the batch's deletions staged first (`deleted_<table>`).
  *
  * Strict: the first bad value rejects the batch, naming the table, the object, the line and the
  * field. Otherwise each bad row is set aside with the same facts and the rest is staged; the rows
@@ -46,161 +44,180 @@ export async function stageIngestedBatch(
   policy: RowPolicy,
   held: readonly HeldRow[],
 ): Promise<StagedBatch> {
+  await defineRowRules(session, policy);
   const staged: StagedBatch = { rows: {} as Record<TotesysTableName, number>, added: [], stillHeld: [], retried: [], closed: [], files: {} };
-  for (const name of TOTESYS_TABLE_NAMES) {
-    const table = TOTESYS_TABLES[name];
+  for (const model of STAGING_MODELS) {
+    const name = model.table;
     const ingested = manifest.tables[name];
     const heldHere = held.filter((row) => row.table === name);
-    if (!ingested && heldHere.length === 0) {
-      const columns = Object.entries(table.columns).map(([column, pgType]) => `"${column}" ${duckDbType(pgType)}`);
-      await session.run(`CREATE TABLE batch_${name} (${columns.join(', ')})`);
-      staged.rows[name] = 0;
-      continue;
-    }
     const badKeys = new Set<string>();
     if (ingested) {
       const file = path.join(session.dir, 'ingested', `${name}.jsonl.gz`);
       const object = `s3://${bucket}/${ingested.key}`;
       await downloadObject(s3, bucket, ingested.key, file);
       staged.files[name] = { file, object };
-      const bad = await stageRawRows(session, { file, object, table, policy, rows: ingested.rows, batchId: manifest.batchId });
-      for (const row of bad) {
-        staged.added.push(row);
-        if (row.key !== null) badKeys.add(row.key);
+      const bad = await stageObject(session, model, { file, object, policy, rows: ingested.rows });
+      for (const line of bad) {
+        staged.added.push({ table: name, key: line.key, field: line.field, reason: line.problem, batchId: manifest.batchId, object, line: line.line, text: line.text, heldSince: manifest.batchId, lastTried: manifest.batchId });
+        if (line.key !== null) badKeys.add(line.key);
       }
     } else {
-      await session.run(`CREATE TABLE raw_${name} (${Object.keys(table.columns).map((column) => `"${column}" VARCHAR`).join(', ')})`);
+      await session.run(`CREATE TABLE ${model.name} (${model.contract.map((column) => `"${column.name}" ${column.type}`).join(', ')})`);
+      if (heldHere.length === 0) {
+        staged.rows[name] = 0;
+        continue;
+      }
     }
-    await retryHeldRows(session, table, heldHere, badKeys, manifest.batchId, policy, staged);
-    await session.run(`CREATE TABLE batch_${name} AS SELECT ${typedColumns(table)} FROM raw_${name}`);
-    await session.run(`DROP TABLE raw_${name}`);
-    const [counts] = await session.rows<{ total: bigint; keys: bigint }>(
-      `SELECT count(*) AS total, count(DISTINCT "${table.primaryKey}") AS keys FROM batch_${name}`,
-    );
-    if (counts!.keys !== counts!.total) {
-      throw new BadInputError(`Bad input in table ${name}, object ${staged.files[name]?.object ?? '(held rows)'}: ${table.primaryKey} is not unique within the batch`);
+    await retryHeldRows(session, model, heldHere, badKeys, manifest.batchId, staged);
+    const [{ rows, keys }] = (await session.rows<{ rows: bigint; keys: bigint }>(`SELECT count(*) AS rows, count(DISTINCT "${model.key}") AS keys FROM ${model.name}`)) as [
+      { rows: bigint; keys: bigint },
+    ];
+    // The unique check, when the count says it fails: a key twice in one object is a broken object.
+    if (keys !== rows) {
+      const [twice] = await failingRows(session, model.tests.filter((test) => test.test === 'unique').map((test) => ({ relation: model.name, key: model.key, test })), 1);
+      throw new BadInputError(`Bad input in table ${name}, object ${staged.files[name]?.object ?? '(held rows)'}: ${model.key} is not unique within the batch (${twice?.reason})`);
     }
-    staged.rows[name] = Number(counts!.total);
+    staged.rows[name] = Number(rows);
   }
   return staged;
 }
 
-interface RawObject {
-  readonly file: string;
-  readonly object: string;
-  readonly table: SourceTable;
-  readonly policy: RowPolicy;
-  readonly rows: number;
-  readonly batchId: string;
+/** The rules' macros (models/macros/row_rules.sql), and the days they accept. */
+async function defineRowRules(session: DuckDbSession, policy: RowPolicy): Promise<void> {
+  await session.run(modelSql('macros/row_rules.sql'));
+  await session.run(`SET VARIABLE earliest_accepted_day = $1::VARCHAR`, [policy.earliestDate]);
+  await session.run(`SET VARIABLE latest_accepted_day = $1::VARCHAR`, [policy.latestDate]);
 }
 
 /**
- * `raw_<table>`: the object's rows, every column as text, less the rows that break a rule (they
- * are returned, to be held). A whole-object problem (the manifest's row count) still fails.
+ * Runs a staging model over `file` into table `relation`: every line's row, with its `_line`
+ * (null unless the file is a numbered copy) and `_problem` (its first broken rule, or null).
  */
-async function stageRawRows(session: DuckDbSession, raw: RawObject): Promise<HeldRow[]> {
-  const { file, object, table, policy } = raw;
-  const name = table.name;
-  const where = `table ${name}, object ${object}`;
-  let bad: HeldRow[] | undefined;
+async function runStagingModel(session: DuckDbSession, model: StagingModel, file: string, relation: string): Promise<void> {
+  // The file is the session's own (its folder, fixed names): quoted as a literal, so both statements go in one call.
+  await session.run(`SET VARIABLE ${STAGING_JSONL_VARIABLE} = '${file.replace(/'/g, "''")}'; CREATE OR REPLACE TABLE ${relation} AS ${modelSql(model.sql)}`);
+}
+
+/** Drops the staging model's own columns once its rows have been sorted out: what is left is the ToteSys table. */
+async function keepTableColumns(session: DuckDbSession, relation: string): Promise<void> {
+  await session.run(`ALTER TABLE ${relation} DROP COLUMN ${STAGING_PROBLEM_COLUMN}; ALTER TABLE ${relation} DROP COLUMN ${STAGING_LINE_COLUMN}`);
+}
+
+interface IngestedObject {
+  readonly file: string;
+  readonly object: string;
+  readonly policy: RowPolicy;
+  /** The row count its manifest gives. */
+  readonly rows: number;
+}
+
+/**
+ * `stg_<table>` from one ingested object: its rows that keep every rule, less those whose key a
+ * bad row also has. Returns the bad lines, to be held. A whole-object problem (the manifest's
+ * row count) fails the batch, and so, strict, does a bad line.
+ */
+async function stageObject(session: DuckDbSession, model: StagingModel, ingested: IngestedObject): Promise<BadLine[]> {
+  const where = `table ${model.table}, object ${ingested.object}`;
+  let unreadable: Error | undefined;
   try {
-    await session.run(`CREATE TABLE raw_${name} AS SELECT * FROM read_json($1, format = 'newline_delimited', compression = 'gzip', columns = ${rawJsonColumns(table)})`, [file]);
+    await runStagingModel(session, model, ingested.file, model.name);
+    const [counts] = await session.rows<{ rows: bigint; broken: bigint }>(`SELECT count(*) AS rows, count(${STAGING_PROBLEM_COLUMN}) AS broken FROM ${model.name}`);
+    if (Number(counts!.broken) === 0 && Number(counts!.rows) === ingested.rows) {
+      await keepTableColumns(session, model.name);
+      return [];
+    }
   } catch (error) {
-    if (policy.strict) throw await badInput(file, table, where, (error as Error).message, policy);
-    // A line DuckDB cannot read at all: find every bad line, and read the object without them.
-    bad = await findBadLines(raw);
-    const unreadable = new Set(bad.filter((row) => row.field === null).map((row) => row.line));
-    if (unreadable.size === 0) throw await badInput(file, table, where, (error as Error).message, policy);
-    const readable = path.join(path.dirname(file), `${name}.readable.jsonl.gz`);
-    const kept: string[] = [];
-    await forEachLine(file, ({ line, text }) => {
-      if (!unreadable.has(line)) kept.push(text);
-    });
-    await writeLines(readable, kept);
-    await session.run(`CREATE TABLE raw_${name} AS SELECT * FROM read_json($1, format = 'newline_delimited', compression = 'gzip', columns = ${rawJsonColumns(table)})`, [readable]);
+    unreadable = error as Error; // a line DuckDB cannot read at all
   }
-  const [{ total }] = (await session.rows<{ total: bigint }>(`SELECT count(*) AS total FROM raw_${name}`)) as [{ total: bigint }];
-  const unreadableLines = bad?.filter((row) => row.field === null).length ?? 0;
-  if (Number(total) + unreadableLines !== raw.rows) {
-    throw new BadInputError(`Bad input in ${where}: ${Number(total) + unreadableLines} rows, but the manifest says ${raw.rows}`);
+  // The rare path: a bad line, or a count to explain. The model runs again over a numbered copy
+  // of the object's readable lines, to name each bad row's line.
+  const bad = await checkNumberedLines(session, model, ingested.file, where);
+  if (unreadable && ingested.policy.strict) throw badInput(where, model.key, bad[0], unreadable.message);
+  const [{ rows }] = (await session.rows<{ rows: bigint }>(`SELECT count(*) AS rows FROM ${model.name}`)) as [{ rows: bigint }];
+  const unreadableLines = bad.filter((line) => line.field === null).length;
+  if (Number(rows) + unreadableLines !== ingested.rows) {
+    throw new BadInputError(`Bad input in ${where}: ${Number(rows) + unreadableLines} rows, but the manifest says ${ingested.rows}`);
   }
-  const broken = await brokenRule(session, table, policy);
-  if (broken === undefined) return bad ?? [];
-  if (policy.strict) throw await badInput(file, table, where, `field ${broken} has a value that is missing or not of its type`, policy);
-  bad ??= await findBadLines(raw);
-  const keys = bad.filter((row) => row.field !== null).map((row) => row.key);
-  await deleteKeys(session, `raw_${name}`, table.primaryKey, keys);
-  const left = await brokenRule(session, table, policy);
-  if (left !== undefined) {
-    // The SQL rules and their mirror in diagnose-jsonl.ts disagree: a bug to fix, not a row to hold.
-    throw new BadInputError(`Bad input in ${where}: field ${left} breaks a rule that no line was found to break`);
-  }
+  if (bad.length > 0 && ingested.policy.strict) throw badInput(where, model.key, bad[0]!);
+  await session.run(`DELETE FROM ${model.name} WHERE ${STAGING_PROBLEM_COLUMN} IS NOT NULL`);
+  await keepTableColumns(session, model.name);
+  await deleteKeys(session, model.name, model.key, bad.map((line) => line.key));
   return bad;
 }
 
-/** The column of the first rule some row of `raw_<table>` breaks, or undefined. */
-async function brokenRule(session: DuckDbSession, table: SourceTable, policy: RowPolicy): Promise<string | undefined> {
-  const rules = rowRules(table, policy);
-  const [broken] = await session.rows<Record<string, bigint>>(
-    `SELECT ${rules.map((rule, i) => `count(*) FILTER (WHERE ${rule.broken}) AS rule_${i}`).join(', ')} FROM raw_${table.name}`,
+/**
+ * Rebuilds `stg_<table>` from a numbered copy of `file`'s lines that are JSON objects (every row,
+ * `_problem` set on the bad ones), and returns the bad lines in line order: those that are not
+ * rows, and the rows that break a rule, as their lines give them.
+ */
+async function checkNumberedLines(session: DuckDbSession, model: StagingModel, file: string, where: string): Promise<BadLine[]> {
+  const numbered = path.join(path.dirname(file), `${model.table}.numbered.jsonl.gz`);
+  const unreadable = await writeNumberedLines(numbered, model.key, (add) => forEachLine(file, add));
+  try {
+    await runStagingModel(session, model, numbered, model.name);
+  } catch (error) {
+    throw new BadInputError(`Bad input in ${where}: ${(error as Error).message}`);
+  }
+  const broken = await brokenRules(session, model.name);
+  const texts = await linesNumbered(file, new Set(broken.keys()));
+  const bad = [...broken].map(([line, rule]) => badLine(line, texts.get(line)!, model.key, rule));
+  return [...unreadable, ...bad].sort((a, b) => a.line - b.line);
+}
+
+/** The rows of a staging model's table that break a rule, by line. */
+async function brokenRules(session: DuckDbSession, relation: string): Promise<Map<number, BrokenRule>> {
+  const rows = await session.rows<{ line: bigint; problem: BrokenRule }>(
+    `SELECT ${STAGING_LINE_COLUMN} AS line, ${STAGING_PROBLEM_COLUMN} AS problem FROM ${relation} WHERE ${STAGING_PROBLEM_COLUMN} IS NOT NULL ORDER BY 1`,
   );
-  return rules.find((_, i) => Number(broken![`rule_${i}`]) > 0)?.column;
+  return new Map(rows.map((row) => [Number(row.line), row.problem]));
 }
 
-/** Every line of the object that breaks a rule, as rows to hold. */
-async function findBadLines(raw: RawObject): Promise<HeldRow[]> {
-  const bad: HeldRow[] = [];
-  await forEachLine(raw.file, ({ line, text }) => {
-    const problem = lineProblem(text, raw.table, raw.policy);
-    if (!problem) return;
-    bad.push({
-      table: raw.table.name,
-      key: keyOfLine(text, raw.table.primaryKey),
-      field: problem.field,
-      reason: problem.problem,
-      batchId: raw.batchId,
-      object: raw.object,
-      line,
-      text,
-      heldSince: raw.batchId,
-      lastTried: raw.batchId,
-    });
-  });
-  return bad;
+function badLine(line: number, text: string, primaryKey: string, rule: BrokenRule): BadLine {
+  return { line, key: keyOfLine(text, primaryKey), field: rule.field, problem: describeBrokenRule(text, rule), text };
 }
 
 /**
  * The rows earlier batches held for this table: closed when this batch brings their key again
- * (changed, or badly again) or deletes it; otherwise checked again, and staged when they pass.
+ * (changed, or badly again) or deletes it; otherwise checked again by the staging model, and
+ * staged when they pass.
  */
 async function retryHeldRows(
   session: DuckDbSession,
-  table: SourceTable,
+  model: StagingModel,
   held: readonly HeldRow[],
   badKeys: ReadonlySet<string>,
   batchId: string,
-  policy: RowPolicy,
   staged: StagedBatch,
 ): Promise<void> {
   if (held.length === 0) return;
   const keys = held.flatMap((row) => (row.key === null ? [] : [row.key]));
-  const changed = await keysPresent(session, `raw_${table.name}`, table.primaryKey, keys);
-  const deleted = await keysPresent(session, `deleted_${table.name}`, table.primaryKey, keys);
+  const changed = await keysPresent(session, model.name, model.key, keys);
+  const deleted = await keysPresent(session, `deleted_${model.table}`, model.key, keys);
   const retry: HeldRow[] = [];
   for (const row of held) {
     if (row.key !== null && (changed.has(row.key) || badKeys.has(row.key))) staged.closed.push({ ...row, because: 'superseded' });
     else if (row.key !== null && deleted.has(row.key)) staged.closed.push({ ...row, because: 'deleted' });
-    else {
-      const problem = lineProblem(row.text, table, policy);
-      if (problem || row.key === null) staged.stillHeld.push({ ...row, ...(problem ? { field: problem.field, reason: problem.problem } : {}), lastTried: batchId });
-      else retry.push({ ...row, lastTried: batchId });
-    }
+    else retry.push({ ...row, lastTried: batchId });
   }
   if (retry.length === 0) return;
-  const file = path.join(session.dir, 'ingested', `${table.name}.held.jsonl.gz`);
-  await writeLines(file, retry.map((row) => row.text));
-  await session.run(`INSERT INTO raw_${table.name} SELECT * FROM read_json($1, format = 'newline_delimited', compression = 'gzip', columns = ${rawJsonColumns(table)})`, [file]);
-  staged.retried.push(...retry);
+  // Each held row's line, numbered by its place in `retry`, through the staging model.
+  const numbered = path.join(session.dir, 'ingested', `${model.table}.held.jsonl.gz`);
+  const unreadable = await writeNumberedLines(numbered, model.key, async (add) => retry.forEach((row, i) => add({ line: i + 1, text: row.text })));
+  const relation = `${model.name}__held`;
+  await runStagingModel(session, model, numbered, relation);
+  const broken = await brokenRules(session, relation);
+  const shapes = new Map(unreadable.map((line) => [line.line, line.problem]));
+  retry.forEach((row, i) => {
+    const shape = shapes.get(i + 1);
+    const rule = broken.get(i + 1);
+    if (shape !== undefined) staged.stillHeld.push({ ...row, field: null, reason: shape });
+    else if (rule) staged.stillHeld.push({ ...row, field: rule.field, reason: describeBrokenRule(row.text, rule) });
+    else staged.retried.push(row);
+  });
+  await session.run(
+    `INSERT INTO ${model.name} SELECT * EXCLUDE (${STAGING_LINE_COLUMN}, ${STAGING_PROBLEM_COLUMN}) FROM ${relation} WHERE ${STAGING_PROBLEM_COLUMN} IS NULL`,
+  );
+  await session.run(`DROP TABLE ${relation}`);
 }
 
 /** Which of `keys` the table's key column holds (compared as text, as lines give keys). */
@@ -240,19 +257,10 @@ export async function linesWithKeys(file: string, primaryKey: string, keys: Read
   return found;
 }
 
-async function writeLines(file: string, lines: Iterable<string>): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  function* withNewlines() {
-    for (const line of lines) yield `${line}\n`;
-  }
-  await pipeline(Readable.from(withNewlines()), createGzip({ level: 1 }), createWriteStream(file));
-}
-
-/** The error for a rejected object, naming the first bad line and field when it can be found. */
-async function badInput(file: string, table: SourceTable, where: string, engineMessage: string, policy: RowPolicy): Promise<BadInputError> {
-  const bad = await findFirstBadLine(file, table, policy);
+/** The error for a rejected object, naming its first bad line and field when there is one. */
+function badInput(where: string, primaryKey: string, bad: BadLine | undefined, engineMessage?: string): BadInputError {
   if (!bad) return new BadInputError(`Bad input in ${where}: ${engineMessage}`);
-  const key = bad.key === null ? '' : ` (${table.primaryKey} ${bad.key})`;
+  const key = bad.key === null ? '' : ` (${primaryKey} ${bad.key})`;
   const field = bad.field ? `, field ${bad.field}` : '';
   return new BadInputError(`Bad input in ${where}, line ${bad.line}${key}${field}: ${bad.problem}`);
 }

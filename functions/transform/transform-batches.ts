@@ -1,19 +1,21 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { batchIdOf, commitManifest, findManifest, newAttemptId, nextBatchId, previousBatchIdOf, readLatestManifest, readManifest, sequenceOf } from '../shared/batch-manifests';
 import { PipelineStateError } from '../shared/errors';
+import { LOG_EVENTS, type TransformLogEvent } from '../shared/log-events';
+import type { TransformOutput } from '../shared/step-contract';
 import type { IngestionManifest } from '../shared/ingestion-manifest';
 import path from 'node:path';
 import { processedDeletionsKey, processedTableKey, type ProcessedManifest, type ProcessedTable } from '../shared/processed-manifest';
-import { DIMENSION_NAMES, FACT_NAMES, type WarehouseTableName } from '../shared/warehouse-tables';
-import { withDuckDb, type DuckDbSession, type DuckDbSettings } from '../shared/duckdb-session';
-import { createCalendarBounds, createCurrencyNameLookup } from './reference-data';
-import { runModel, writeModelOutput } from './run-models';
+import type { WarehouseTableName } from '../shared/warehouse-tables';
+import { withDuckDb, type DuckDbSettings } from '../shared/duckdb-session';
+import { createPreviousCalendarRange, readCalendarRange } from './calendar-state';
+import { createCurrencyNameLookup } from './reference-data';
+import { holdDanglingReferences } from './reference-checks';
+import { runModels, writeModelOutput } from './run-models';
 import { uploadFile } from '../shared/s3-files';
-import { BadInputError } from '../shared/errors';
-import { TOTESYS_TABLES } from '../shared/totesys-tables';
-import { DEFAULT_ROW_POLICY, describeHeldRow, quarantineKey, readHeldRows, writeHeldRows, type HeldRow, type QuarantineChanges, type RowPolicy } from '../shared/quarantine';
-import { openSourceState, saveSourceState, takeOutDanglingReferences } from './source-state';
-import { linesWithKeys, stageIngestedBatch, type StagedBatch } from './stage-batch';
+import { DEFAULT_ROW_POLICY, describeHeldRow, quarantineKey, readHeldRows, writeHeldRows, type HeldRow, type RowPolicy } from '../shared/quarantine';
+import { openSourceState, saveSourceState } from './source-state';
+import { stageIngestedBatch } from './stage-batch';
 import { stageDeletions } from './stage-deletions';
 
 export interface TransformDependencies {
@@ -23,39 +25,8 @@ export interface TransformDependencies {
   readonly duckdb: DuckDbSettings;
   /** What a bad row does: held in quarantine (the default) or, strict, fails its batch. */
   readonly rows?: RowPolicy;
-  readonly log?: (level: 'info' | 'warn', message: string, fields: Record<string, unknown>) => void;
+  readonly log?: (level: 'info' | 'warn', event: TransformLogEvent, fields: Record<string, unknown>) => void;
   readonly now?: () => Date;
-}
-
-/** What Transform hands to the state machine: references and counts, never rows. */
-export interface TransformResult {
-  /** The newest transformed batch (what Load works up to), or null before the first. */
-  readonly latestBatchId: string | null;
-  /** The batches this run transformed, oldest first (empty when all were done already). */
-  readonly transformedBatchIds: readonly string[];
-  readonly rows: Partial<Record<WarehouseTableName, number>>;
-  readonly quarantine: QuarantineSummary;
-}
-
-/** The quarantine after this run, and what the run's batches did to it. */
-export interface QuarantineSummary {
-  readonly held: number;
-  readonly added: number;
-  readonly released: number;
-  readonly closed: number;
-  /** The first held rows, to show and alert on (the processed bucket holds them all). */
-  readonly rows: readonly QuarantinedRowSummary[];
-  /** The alert's text when rows are held (empty otherwise): what is held, why, and what happens next. */
-  readonly message: string;
-}
-
-export interface QuarantinedRowSummary {
-  readonly table: string;
-  readonly key: string | null;
-  readonly field: string | null;
-  readonly reason: string;
-  readonly batchId: string;
-  readonly heldSince: string;
 }
 
 /** How many held rows a result lists: enough to act on, small enough for a state machine's payload. */
@@ -66,7 +37,7 @@ export const QUARANTINE_ROWS_LISTED = 20;
  * (default: the newest ingestion batch). Each batch is committed on its own, so a failure keeps
  * the batches before it; a batch already transformed is never redone, so re-running is harmless.
  */
-export async function transformPendingBatches(deps: TransformDependencies, upToBatchId?: string | null): Promise<TransformResult> {
+export async function transformPendingBatches(deps: TransformDependencies, upToBatchId?: string | null): Promise<TransformOutput> {
   const target = upToBatchId ?? (await readLatestManifest<IngestionManifest>(deps.s3, deps.ingestionBucket))?.batchId ?? null;
   let previous = await readLatestManifest<ProcessedManifest>(deps.s3, deps.processedBucket);
   const transformed: string[] = [];
@@ -85,7 +56,7 @@ export async function transformPendingBatches(deps: TransformDependencies, upToB
   const held = await readHeldRows(deps.s3, deps.processedBucket, previous?.quarantine?.key);
   const listed = held.slice(0, QUARANTINE_ROWS_LISTED).map(({ table, key, field, reason, batchId, heldSince }) => ({ table, key, field, reason, batchId, heldSince }));
   const quarantine = { held: held.length, ...changes, rows: listed, message: quarantineMessage(held, changes, deps.processedBucket) };
-  return { latestBatchId: previous?.batchId ?? null, transformedBatchIds: transformed, rows, quarantine };
+  return { upToBatchId: previous?.batchId ?? null, transformedBatchIds: transformed, rows, quarantine };
 }
 
 /** The alert of a run with rows held: one line a row (the first few), and what to do. */
@@ -124,7 +95,7 @@ export async function transformBatch(deps: TransformDependencies, batchId: strin
   }
   const attemptId = newAttemptId(deps.now?.());
   const started = Date.now();
-  log('info', 'transform started', { batchId, attemptId });
+  log('info', LOG_EVENTS.transform.started, { batchId, attemptId });
 
   const policy = deps.rows ?? DEFAULT_ROW_POLICY;
   const previouslyHeld = await readHeldRows(deps.s3, deps.processedBucket, previous?.quarantine?.key);
@@ -134,27 +105,26 @@ export async function transformBatch(deps: TransformDependencies, batchId: strin
     const sourceRows = staged.rows;
     await openSourceState(session, deps.s3, deps.processedBucket, previous?.state, batchId);
     const quarantine = await holdDanglingReferences(session, staged, batchId, policy);
-    for (const row of quarantine.added) log('warn', 'row quarantined', { batchId, table: row.table, key: row.key, field: row.field, reason: row.reason, line: row.line });
-    for (const row of quarantine.released) log('info', 'row released from quarantine', { batchId, table: row.table, key: row.key, heldSince: row.heldSince });
-    for (const row of quarantine.closed) log('info', 'quarantined row closed', { batchId, table: row.table, key: row.key, because: row.because });
-    for (const code of await createCurrencyNameLookup(session)) {
-      log('warn', 'unknown currency code: its name is the code', { batchId, table: 'dim_currency', currencyCode: code });
-    }
+    for (const row of quarantine.added) log('warn', LOG_EVENTS.transform.rowQuarantined, { batchId, table: row.table, key: row.key, field: row.field, reason: row.reason, line: row.line });
+    for (const row of quarantine.released) log('info', LOG_EVENTS.transform.rowReleased, { batchId, table: row.table, key: row.key, heldSince: row.heldSince });
+    for (const row of quarantine.closed) log('info', LOG_EVENTS.transform.quarantinedRowClosed, { batchId, table: row.table, key: row.key, because: row.because });
 
+    await createPreviousCalendarRange(session, previous?.state.calendar ?? null);
+    const built = await runModels(session, {
+      currency_name_lookup: async (session) => {
+        for (const code of await createCurrencyNameLookup(session)) log('warn', LOG_EVENTS.transform.unknownCurrency, { batchId, table: 'dim_currency', currencyCode: code });
+      },
+    });
+    const calendar = await readCalendarRange(session);
     const tables: Partial<Record<WarehouseTableName, ProcessedTable>> = {};
-    const counts = new Map<WarehouseTableName, number>();
-    for (const fact of FACT_NAMES) counts.set(fact, await runModel(session, fact));
-    const calendar = await createCalendarBounds(session, previous?.state.calendar ?? null);
-    for (const dimension of DIMENSION_NAMES) {
-      if (dimension === 'dim_date' && !calendar.changed) continue;
-      counts.set(dimension, await runModel(session, dimension));
-    }
-    for (const [table, rows] of counts) {
-      if (rows === 0) continue;
+    for (const { model, rows } of built) {
+      // A table the batch did not touch has no object (dim_date has rows only when its range widened).
+      if (!model.warehouseTable || rows === 0) continue;
+      const table = model.warehouseTable;
       const key = processedTableKey(table, batchId, attemptId);
       await uploadFile(deps.s3, deps.processedBucket, key, await writeModelOutput(session, table), 'application/vnd.apache.parquet');
       tables[table] = { key, rows };
-      log('info', 'table transformed', { batchId, table, rows });
+      log('info', LOG_EVENTS.transform.tableTransformed, { batchId, table, rows });
     }
     let deleted: ProcessedTable | undefined;
     if (deletions > 0) {
@@ -163,7 +133,7 @@ export async function transformBatch(deps: TransformDependencies, batchId: strin
       await session.run(`COPY out_source_row_deletions TO $1 (FORMAT parquet, COMPRESSION zstd)`, [file]);
       await uploadFile(deps.s3, deps.processedBucket, key, file, 'application/vnd.apache.parquet');
       deleted = { key, rows: deletions };
-      log('info', 'deletions transformed', { batchId, table: 'source_row_deletions', rows: deletions });
+      log('info', LOG_EVENTS.transform.deletionsTransformed, { batchId, table: 'source_row_deletions', rows: deletions });
     }
     const sources = await saveSourceState(session, deps.s3, deps.processedBucket, previous?.state, batchId, attemptId);
     let heldKey: string | undefined;
@@ -182,46 +152,13 @@ export async function transformBatch(deps: TransformDependencies, batchId: strin
       tables,
       ...(deleted ? { deletions: deleted } : {}),
       ...(held.held + held.added + held.released + held.closed > 0 ? { quarantine: { ...(heldKey ? { key: heldKey } : {}), ...held } } : {}),
-      state: { sources, calendar: calendar.range },
+      state: { sources, calendar },
     };
-    log('info', 'batch staged', { batchId, sourceRows });
+    log('info', LOG_EVENTS.transform.batchStaged, { batchId, sourceRows });
     return result;
   });
 
   await commitManifest(deps.s3, deps.processedBucket, manifest);
-  log('info', 'batch committed', { batchId, durationMs: Date.now() - started });
+  log('info', LOG_EVENTS.transform.batchCommitted, { batchId, durationMs: Date.now() - started });
   return manifest;
-}
-
-/**
- * The references check, after staging: a row whose reference dangles is held (strict: the batch
- * fails, unless the row is a held one being retried, which simply stays held). Returns what the
- * batch did to the quarantine.
- */
-async function holdDanglingReferences(session: DuckDbSession, staged: StagedBatch, batchId: string, policy: RowPolicy): Promise<QuarantineChanges> {
-  const dangling = await takeOutDanglingReferences(session);
-  const retried = new Map(staged.retried.map((row) => [`${row.table}/${row.key}`, row]));
-  const fromBatch = dangling.filter((row) => !retried.has(`${row.table}/${row.key}`));
-  if (policy.strict && fromBatch.length > 0) {
-    const first = fromBatch[0]!;
-    throw new BadInputError(`Bad input in table ${first.table}, batch ${batchId}: row ${TOTESYS_TABLES[first.table].primaryKey}=${first.key} ${first.reason}`);
-  }
-  const stillHeld = [...staged.stillHeld];
-  for (const row of dangling) {
-    const again = retried.get(`${row.table}/${row.key}`);
-    if (!again) continue;
-    retried.delete(`${row.table}/${row.key}`);
-    stillHeld.push({ ...again, field: row.field, reason: row.reason });
-  }
-  const added: HeldRow[] = [...staged.added];
-  for (const table of new Set(fromBatch.map((row) => row.table))) {
-    const source = staged.files[table]!;
-    const rows = fromBatch.filter((row) => row.table === table);
-    const lines = await linesWithKeys(source.file, TOTESYS_TABLES[table].primaryKey, new Set(rows.map((row) => row.key)));
-    for (const row of rows) {
-      const line = lines.get(row.key)!;
-      added.push({ ...row, batchId, object: source.object, line: line.line, text: line.text, heldSince: batchId, lastTried: batchId });
-    }
-  }
-  return { held: [...stillHeld, ...added], added, released: [...retried.values()], closed: staged.closed };
 }

@@ -4,26 +4,23 @@ import { withDatabase } from '../shared/database';
 import { StepMetrics } from '../shared/metrics';
 import { createS3Client } from '../shared/s3';
 import { secretsManagerReader } from '../shared/secrets';
+import { LOG_EVENTS } from '../shared/log-events';
 import { observeStep, stepLogger } from '../shared/step-logger';
 import { readVerifyConfig, type VerifyConfig } from './config';
-import { summarize, type VerificationSummary } from './report';
+import type { VerifyInput, VerifyOutput } from '../shared/step-contract';
+import { summarize } from './report';
 import { verifyWarehouse } from './verify-warehouse';
 
 const logger = stepLogger('verify');
 const metrics = new StepMetrics('verify');
 let config: VerifyConfig | undefined;
 
-/** Input: `{ executionId }` from the state machine (for the logs and metrics only). */
-export interface VerifyInput {
-  readonly executionId?: string;
-}
-
 /**
  * Verify: wiring only. Compares the warehouse with ToteSys as of the last loaded batch and
  * returns the counts per table (the keys are in the log); connects per invocation, so rotated
  * credentials are picked up.
  */
-export const handler = middy(async (_input: VerifyInput = {}): Promise<VerificationSummary> => {
+export const handler = middy(async (_input: VerifyInput = {}): Promise<VerifyOutput> => {
   config ??= readVerifyConfig();
   const { s3, ingestionBucket } = config;
   const readSecret = secretsManagerReader();
@@ -37,7 +34,7 @@ export const handler = middy(async (_input: VerifyInput = {}): Promise<Verificat
   // After every verification, 0 included: what the mismatched-rows alarm reads.
   metrics.mismatchedRows(result.mismatchedRows);
   if (result.mismatchedRows > 0) {
-    logger.warn('warehouse differs from ToteSys', {
+    logger.warn(LOG_EVENTS.verify.warehouseDiffers, {
       batchId: result.batchId,
       mismatchedRows: result.mismatchedRows,
       tables: result.tables.filter((t) => t.missing + t.extra + t.different > 0).map((t) => ({ table: t.table, key: t.key, ...t.examples })),

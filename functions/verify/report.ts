@@ -1,4 +1,5 @@
 import type { WarehouseTableName } from '../shared/warehouse-tables';
+import type { VerifyOutput } from '../shared/step-contract';
 import type { ColumnDifference } from './compare-rows';
 
 /** A row's identity in a report: a source key, or dim_date's date ('YYYY-MM-DD'). */
@@ -54,13 +55,7 @@ export interface VerificationResult {
 export const mismatchesOf = (table: Pick<TableVerification, 'missing' | 'extra' | 'different'>): number => table.missing + table.extra + table.different;
 
 /** The result in a few hundred bytes: counts per table, no keys (a Lambda's output, a metric's input). */
-export interface VerificationSummary {
-  readonly batchId: string;
-  readonly mismatchedRows: number;
-  readonly tables: Readonly<Record<string, { compared: number; missing: number; extra: number; different: number; changedSince: number }>>;
-}
-
-export function summarize(result: VerificationResult): VerificationSummary {
+export function summarize(result: VerificationResult): VerifyOutput {
   return {
     batchId: result.batchId,
     mismatchedRows: result.mismatchedRows,

@@ -4,6 +4,7 @@ import { readKeySets, type KeySets } from '../extract/key-sets';
 import { describeSource, isSameSource, readLakeIdentity, readSourceIdentity, type LakeIdentity, type SourceIdentity } from '../extract/lake-identity';
 import { findManifest } from '../shared/batch-manifests';
 import { PipelineStateError } from '../shared/errors';
+import { LOG_EVENTS, type LogEventWriter, type VerifyLogEvent } from '../shared/log-events';
 import type { IngestionManifest } from '../shared/ingestion-manifest';
 import type { TotesysTableName } from '../shared/totesys-tables';
 import { WAREHOUSE_TABLE_NAMES, WAREHOUSE_TABLES } from '../shared/warehouse-tables';
@@ -42,7 +43,7 @@ export interface VerifyDependencies {
   readonly warehouse: Sql;
   readonly s3: S3Client;
   readonly ingestionBucket: string;
-  readonly log?: (message: string, fields: Record<string, unknown>) => void;
+  readonly log?: LogEventWriter<VerifyLogEvent>;
 }
 
 const READ_ONLY_SNAPSHOT = 'ISOLATION LEVEL REPEATABLE READ READ ONLY';
@@ -61,7 +62,7 @@ export async function verifyWarehouse(deps: VerifyDependencies): Promise<Verific
   return deps.warehouse.begin(READ_ONLY_SNAPSHOT, async (warehouse) => {
     const batch = await readBatchToVerify(deps, warehouse);
     const batchId = batch.loaded.batchId;
-    log('verification started', { batchId, snapshot: batch.manifest.state.snapshot, currentViews: batch.objects.hasCurrentViews });
+    log(LOG_EVENTS.verify.started, { batchId, snapshot: batch.manifest.state.snapshot, currentViews: batch.objects.hasCurrentViews });
 
     return deps.totesys.begin(READ_ONLY_SNAPSHOT, async (totesys) => {
       const plans = await planComparisons(totesys, batch, deps.ingestionBucket, log);
@@ -71,7 +72,7 @@ export async function verifyWarehouse(deps: VerifyDependencies): Promise<Verific
       const timed = async <T>(side: string, table: string, read: () => Promise<T>): Promise<T> => {
         const at = Date.now();
         const value = await read();
-        log('rows summed', { batchId, side, table, durationMs: Date.now() - at });
+        log(LOG_EVENTS.verify.rowsSummed, { batchId, side, table, durationMs: Date.now() - at });
         return value;
       };
       const [sourceSums, [warehouseSums, calendar]] = await Promise.all([
@@ -87,12 +88,12 @@ export async function verifyWarehouse(deps: VerifyDependencies): Promise<Verific
         const result = await compareTable(totesys, warehouse, plan, sourceSums[i]!, warehouseSums[i]!);
         results.set(plan.expected.table, result);
         const { table, compared, missing, extra, different, changedSince } = result;
-        log('table verified', { batchId, table, rows: compared, missing, extra, different, changedSince });
+        log(LOG_EVENTS.verify.tableVerified, { batchId, table, rows: compared, missing, extra, different, changedSince });
       }
       const tables = WAREHOUSE_TABLE_NAMES.map((name) => results.get(name)!);
       const mismatchedRows = tables.reduce((sum, t) => sum + mismatchesOf(t), 0);
       const durationMs = Date.now() - started;
-      log('verification finished', { batchId, mismatchedRows, durationMs });
+      log(LOG_EVENTS.verify.finished, { batchId, mismatchedRows, durationMs });
       const lake = batch.loaded.lakeId ? { lakeId: batch.loaded.lakeId } : {};
       return { batchId, ...lake, extractedAt: batch.manifest.extractedAt, tables, mismatchedRows, durationMs };
     });
@@ -142,8 +143,8 @@ async function planComparisons(totesys: TransactionSql, batch: BatchToVerify, bu
   if (batch.lakeIdentity) assertLakeSource(batch.lakeIdentity, await readSourceIdentity(totesys), bucket);
   await useIsoDates(totesys);
   const counts = (keys: ReadonlyMap<TotesysTableName, readonly number[]>) => Object.fromEntries([...keys].filter(([, k]) => k.length > 0).map(([t, k]) => [t, k.length]));
-  log('changes since the batch read', { batchId, changed: counts(changes.changed), deleted: counts(changes.deleted) });
-  if (!changes.knowsDeletions) log('the batch has no key sets: a row deleted since it is reported as extra', { batchId });
+  log(LOG_EVENTS.verify.changesSinceRead, { batchId, changed: counts(changes.changed), deleted: counts(changes.deleted) });
+  if (!changes.knowsDeletions) log(LOG_EVENTS.verify.noKeySets, { batchId });
 
   const codes = (await totesys<{ code: string }[]>`SELECT DISTINCT currency_code AS code FROM public.currency`).map((row) => row.code);
   const currencyNames = englishCurrencyNameLookup(codes);

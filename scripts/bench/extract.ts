@@ -6,7 +6,7 @@ import { extractChangedRows } from '../../functions/extract/extract-changed-rows
 import { readExtractConfig } from '../../functions/shared/config';
 import { openDatabase } from '../../functions/shared/database';
 import { createS3Client } from '../../functions/shared/s3';
-import { STEP_LOG_EVENTS } from '../../functions/shared/metrics';
+import { LOG_EVENTS } from '../../functions/shared/log-events';
 import { stepMain, type TableVolumes } from './step-process';
 
 export interface ExtractStepOutput {
@@ -31,7 +31,7 @@ stepMain(async (_input: null, progress): Promise<ExtractStepOutput> => {
       s3,
       ingestionBucket: config.ingestionBucket,
       log: (message, fields) => {
-        if (message !== STEP_LOG_EVENTS.tableExtracted) return;
+        if (message !== LOG_EVENTS.extract.tableExtracted) return;
         const { table, rows, bytes, durationMs } = fields as { table: string; rows: number; bytes: number; durationMs: number };
         tables[table] = { rows, bytes, seconds: durationMs / 1000 };
         progress(`${table.padEnd(15)} ${rows.toLocaleString('en-GB').padStart(10)} rows ${(bytes / 1e6).toFixed(1).padStart(8)} MB gz ${(durationMs / 1000).toFixed(1).padStart(6)}s`);

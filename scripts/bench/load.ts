@@ -6,7 +6,7 @@ import { loadPendingBatches } from '../../functions/load/load-batches';
 import { readLoadConfig } from '../../functions/shared/config';
 import { openDatabase } from '../../functions/shared/database';
 import { createS3Client } from '../../functions/shared/s3';
-import { STEP_LOG_EVENTS } from '../../functions/shared/metrics';
+import { LOG_EVENTS } from '../../functions/shared/log-events';
 import { stepMain, type TableVolumes } from './step-process';
 
 stepMain(async (_input: null, progress): Promise<{ batchIds: readonly string[]; rows: number; tables: TableVolumes }> => {
@@ -22,10 +22,10 @@ stepMain(async (_input: null, progress): Promise<{ batchIds: readonly string[]; 
       processedBucket: config.processedBucket,
       duckdb: config.duckdb,
       log: (message, fields) => {
-        if (message !== STEP_LOG_EVENTS.tableLoaded) return;
-        const { table, staged } = fields as { table: string; staged: number };
-        tables[table] = { rows: staged, bytes: 0, seconds: 0 };
-        progress(`${table.padEnd(20)} ${staged.toLocaleString('en-GB').padStart(10)} rows`);
+        if (message !== LOG_EVENTS.load.tableLoaded) return;
+        const { table, incoming } = fields as { table: string; incoming: number };
+        tables[table] = { rows: incoming, bytes: 0, seconds: 0 };
+        progress(`${table.padEnd(20)} ${incoming.toLocaleString('en-GB').padStart(10)} rows`);
       },
     });
     const rows = Object.values(tables).reduce((sum, table) => sum + table.rows, 0);

@@ -2,7 +2,8 @@ import path from 'node:path';
 import postgres, { type Sql } from 'postgres';
 import { createDatabase, databaseUrl, dropDatabase, ensureDatabase, startEmbeddedPostgres } from '../local/postgres';
 import { DEFAULT_SEED, seedTotesys, type SeedProgress } from '../totesys/generate';
-import { TOTESYS_TABLES_IN_INSERT_ORDER, createTotesysSchema, type TotesysTable } from '../totesys/schema';
+import { TOTESYS_TABLE_NAMES, type TotesysTableName } from '../../functions/shared/totesys-tables';
+import { createTotesysSchema } from '../totesys/schema';
 
 /**
  * The ToteSys the bench reads. Seeding scale 100 takes about half a minute, so a seeded database
@@ -19,7 +20,7 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-export type RowCounts = Record<TotesysTable, number>;
+export type RowCounts = Record<TotesysTableName, number>;
 
 const EMBEDDED_DATA_DIR = path.join(__dirname, '..', '..', '.pipeline', 'bench', 'pg');
 
@@ -70,13 +71,13 @@ async function reusableSeed(sql: Sql, scale: number): Promise<RowCounts | undefi
   const [meta] = await sql<{ scale: number; seed: number; row_counts: RowCounts }[]>`SELECT scale, seed, row_counts FROM bench_meta`;
   if (!meta || meta.scale !== scale || meta.seed !== DEFAULT_SEED) return undefined;
   const now = await countRows(sql);
-  return TOTESYS_TABLES_IN_INSERT_ORDER.every((t) => now[t] === meta.row_counts[t]) ? now : undefined;
+  return TOTESYS_TABLE_NAMES.every((t) => now[t] === meta.row_counts[t]) ? now : undefined;
 }
 
 /** Reads every table once, which also leaves it in the OS cache for the first measured step. */
 export async function countRows(sql: Sql): Promise<RowCounts> {
   const counts = {} as RowCounts;
-  for (const table of TOTESYS_TABLES_IN_INSERT_ORDER) {
+  for (const table of TOTESYS_TABLE_NAMES) {
     const [row] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM ${sql(table)}`;
     counts[table] = row!.n;
   }

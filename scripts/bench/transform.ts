@@ -5,7 +5,7 @@
 import { readTransformConfig } from '../../functions/shared/config';
 import { createS3Client } from '../../functions/shared/s3';
 import { transformPendingBatches } from '../../functions/transform/transform-batches';
-import { STEP_LOG_EVENTS } from '../../functions/shared/metrics';
+import { LOG_EVENTS } from '../../functions/shared/log-events';
 import { stepMain, type TableVolumes } from './step-process';
 
 export interface TransformStepOutput {
@@ -27,7 +27,7 @@ stepMain(async (input: { sourceRows: number }, progress): Promise<TransformStepO
       processedBucket: config.processedBucket,
       duckdb: config.duckdb,
       log: (_level, message, fields) => {
-        if (message !== STEP_LOG_EVENTS.tableTransformed) return;
+        if (message !== LOG_EVENTS.transform.tableTransformed) return;
         const { table, rows } = fields as { table: string; rows: number };
         tables[table] = { rows, bytes: 0, seconds: 0 };
         progress(`${table.padEnd(20)} ${rows.toLocaleString('en-GB').padStart(10)} rows`);

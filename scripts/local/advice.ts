@@ -1,4 +1,5 @@
-import { WAREHOUSE_MISMATCH_ERROR, type PipelineFunctionName } from '../../state-machine/definition';
+import { WAREHOUSE_MISMATCH_ERROR } from '../../state-machine/definition';
+import type { PipelineFunctionName } from '../../functions/shared/step-contract';
 
 /**
  * What to do next about a local execution that failed, said in local terms. The alert the state

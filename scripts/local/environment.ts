@@ -3,10 +3,11 @@ import type { Sql } from 'postgres';
 import { openDatabase } from '../../functions/shared/database';
 import { ConfigurationError } from '../../functions/shared/errors';
 import { seedTotesys } from '../totesys/generate';
-import { createTotesysSchema, dropTotesysSchema, existingTotesysTables, TOTESYS_TABLES_IN_INSERT_ORDER } from '../totesys/schema';
+import { TOTESYS_TABLE_NAMES } from '../../functions/shared/totesys-tables';
+import { createTotesysSchema, dropTotesysSchema, existingTotesysTables } from '../totesys/schema';
 import { preparePipelineHome } from './home';
 import { ensureDatabase, startEmbeddedPostgres, type LocalPostgres } from './postgres';
-import { startLocalS3, type LocalS3 } from './s3';
+import { localS3Environment, startLocalS3, type LocalS3 } from './s3';
 
 /**
  * Everything the pipeline needs on a laptop, kept under PIPELINE_HOME so that the next run is
@@ -83,14 +84,9 @@ export async function startLocalEnvironment(options: LocalEnvironmentOptions): P
         WAREHOUSE_DATABASE_URL: warehouseUrl,
         INGESTION_BUCKET: LOCAL_BUCKETS.ingestion,
         PROCESSED_BUCKET: LOCAL_BUCKETS.processed,
-        AWS_ENDPOINT_URL_S3: s3.endpoint,
-        S3_FORCE_PATH_STYLE: 'true',
-        AWS_REGION: 'eu-west-2',
+        ...localS3Environment(s3.endpoint),
         // No CloudWatch here: Powertools Metrics would print its embedded-metric lines to the terminal.
         POWERTOOLS_METRICS_DISABLED: 'true',
-        // s3rver's fixed credentials: the local server accepts nothing else.
-        AWS_ACCESS_KEY_ID: 'S3RVER',
-        AWS_SECRET_ACCESS_KEY: 'S3RVER',
       },
       stop: async () => {
         await s3.stop();
@@ -129,5 +125,5 @@ async function seedState(sql: Sql): Promise<'partial' | 'empty' | 'seeded'> {
     const [row] = await sql`SELECT EXISTS (SELECT 1 FROM ${sql(table)}) AS filled`;
     if (row?.filled) return 'seeded';
   }
-  return tables.length === TOTESYS_TABLES_IN_INSERT_ORDER.length ? 'empty' : 'partial';
+  return tables.length === TOTESYS_TABLE_NAMES.length ? 'empty' : 'partial';
 }

@@ -2,7 +2,8 @@ import '../../state-machine/promise-with-resolvers';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { NOTIFY_QUARANTINE_STATE, OVERLAP_WAIT_STATE, TASK_STATE, type PipelineFunctionName, type PipelineStep, type StateMachineDefinition } from '../../state-machine/definition';
+import { NOTIFY_QUARANTINE_STATE, OVERLAP_WAIT_STATE, TASK_STATE, type StateMachineDefinition } from '../../state-machine/definition';
+import { rerunInput, UP_TO_BATCH_FROM, type BatchStepInput, type PipelineFunctionName, type PipelineStep, type RerunInput } from '../../functions/shared/step-contract';
 import { LOCAL_ARNS, localDefinition } from '../../state-machine/local-definition';
 import { localAlertMessage } from './advice';
 import { isSameProcess, processIdentity } from './processes';
@@ -301,12 +302,15 @@ export function lastPipelineExecution(home: string): ExecutionRecord | undefined
     .at(-1);
 }
 
-/** The input that re-runs `last` from `step`, as the console path does in AWS. */
-export function resumeInput(last: ExecutionRecord | undefined, step: PipelineStep): Record<string, unknown> {
-  if (step === 'extract') return { resumeFrom: 'extract' };
-  const feeding: PipelineStep = step === 'transform' ? 'extract' : 'transform';
-  const fed = [...(last?.steps ?? [])].reverse().find((s) => s.step === step)?.input.latestBatchId;
-  const produced = [...(last?.steps ?? [])].reverse().find((s) => s.step === feeding && s.output) as { output?: { latestBatchId?: string | null } } | undefined;
-  const batchId = (fed as string | null | undefined) ?? produced?.output?.latestBatchId ?? undefined;
-  return batchId ? { resumeFrom: step, batchId } : { resumeFrom: step };
+/**
+ * The input that re-runs `last` from `step` (the step contract's `rerunInput`, as
+ * state-machine/rerun.ts reads it from an execution's history in AWS): the batch that step was
+ * given, or, when it did not run, the batch the step before it handed on.
+ */
+export function rerunInputFromRecord(last: ExecutionRecord | undefined, step: PipelineStep): RerunInput {
+  if (step === 'extract') return rerunInput(step);
+  const newestFirst = [...(last?.steps ?? [])].reverse();
+  const given = newestFirst.find((s) => s.step === step)?.input as BatchStepInput | undefined;
+  const handedOn = newestFirst.find((s) => s.step === UP_TO_BATCH_FROM[step] && s.output)?.output as { upToBatchId?: string | null } | undefined;
+  return rerunInput(step, { upToBatchId: given?.upToBatchId ?? handedOn?.upToBatchId });
 }

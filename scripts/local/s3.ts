@@ -1,5 +1,8 @@
+import type { S3Client } from '@aws-sdk/client-s3';
 import crypto from 'node:crypto';
 import S3rver from 's3rver';
+import { readS3Settings } from '../../functions/shared/config';
+import { createS3Client } from '../../functions/shared/s3';
 
 /**
  * The buckets on this machine: s3rver speaks the S3 protocol in-process, so the steps run their
@@ -22,6 +25,33 @@ export interface LocalS3Options {
   readonly directory: string;
   readonly buckets: readonly string[];
   readonly port?: number;
+}
+
+/** s3rver's fixed credentials: the local server accepts nothing else. */
+export const S3RVER_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' } as const;
+
+/**
+ * The environment that points a step's S3 client at a local server, as the step's configuration
+ * reads it (functions/shared/config.ts, readS3Settings): the same for npm start, the bench's step
+ * processes and the tests. The buckets and the databases are each caller's own.
+ */
+export function localS3Environment(endpoint: string): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL_S3: endpoint,
+    S3_FORCE_PATH_STYLE: 'true',
+    AWS_REGION: 'eu-west-2',
+    ...S3RVER_CREDENTIALS,
+    // The pinned SDK warns on every process that Node 20 support ends in 2027; Lambda runs Node 22.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
+}
+
+/**
+ * A client of a local server, configured as a step configures its own from localS3Environment.
+ * The SDK takes the credentials from process.env: S3RVER_CREDENTIALS must be there.
+ */
+export function localS3Client(endpoint: string): S3Client {
+  return createS3Client(readS3Settings(localS3Environment(endpoint)));
 }
 
 export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {

@@ -1,6 +1,6 @@
 import type { Context } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
-import type { PipelineFunctionName, PipelineStep } from '../../state-machine/definition';
+import { PIPELINE_FUNCTIONS, type PipelineFunctionName } from '../../functions/shared/step-contract';
 import type { StepHandler } from './execution';
 
 type LambdaHandler = (event: Record<string, unknown>, context: Context) => Promise<unknown>;
@@ -11,7 +11,7 @@ type LambdaHandler = (event: Record<string, unknown>, context: Context) => Promi
  * after the caller has put the configuration in the environment (each handler reads it once, as
  * a Lambda container does); a run that never calls one never loads it.
  */
-export function inProcessHandlers(): Record<PipelineStep, StepHandler> & { verify: StepHandler } {
+export function inProcessHandlers(): Record<PipelineFunctionName, StepHandler> {
   const load = (name: PipelineFunctionName): LambdaHandler => {
     const file = `../../functions/${name}/handler`;
     try {
@@ -25,7 +25,7 @@ export function inProcessHandlers(): Record<PipelineStep, StepHandler> & { verif
     }
   };
   const invoke = (name: PipelineFunctionName): StepHandler => async (payload) => load(name)(payload, lambdaContext(name));
-  return { extract: invoke('extract'), transform: invoke('transform'), load: invoke('load'), verify: invoke('verify') };
+  return Object.fromEntries(PIPELINE_FUNCTIONS.map((name) => [name, invoke(name)])) as Record<PipelineFunctionName, StepHandler>;
 }
 
 function lambdaContext(step: PipelineFunctionName): Context {

@@ -1,9 +1,9 @@
 import type { ISql, Sql } from 'postgres';
+import { TOTESYS_TABLES, TOTESYS_TABLE_NAMES, type TotesysTableName } from '../../functions/shared/totesys-tables';
 import { accountNumber, addressFields, itemCode, staffEmail } from './fake';
 import { DEFAULT_SEED } from './generate';
 import { PURCHASE_RANGE, SALE_RANGE, centsText, paymentCents } from './order-stream';
 import { hash32, Random } from './random';
-import { TOTESYS_TABLES_IN_INSERT_ORDER, type TotesysTable } from './schema';
 import { DAY_MS, formatDate, formatTimestamp } from './timestamp';
 
 /**
@@ -61,12 +61,12 @@ export interface ActivitySummary {
   writes: number;
   byKind: Record<WriteKind, number>;
   /** Rows inserted per table. */
-  inserted: Record<TotesysTable, number>;
+  inserted: Record<TotesysTableName, number>;
   /**
    * Rows updated per table: distinct rows that existed before the run (a row changed by two
    * writes counts once), so that it equals the rows whose last_updated moved.
    */
-  updated: Record<TotesysTable, number>;
+  updated: Record<TotesysTableName, number>;
 }
 
 /** What one run may reference and change, read once at the start. */
@@ -97,8 +97,8 @@ export async function applyActivity(sql: Sql, options: ActivityOptions): Promise
   const world = await readWorld(sql);
 
   const byKind = Object.fromEntries(WRITE_KINDS.map((kind) => [kind, 0])) as Record<WriteKind, number>;
-  const inserted = Object.fromEntries(TOTESYS_TABLES_IN_INSERT_ORDER.map((table) => [table, 0])) as Record<TotesysTable, number>;
-  const updatedIds = new Map<TotesysTable, Set<number>>(TOTESYS_TABLES_IN_INSERT_ORDER.map((table) => [table, new Set()]));
+  const inserted = Object.fromEntries(TOTESYS_TABLE_NAMES.map((table) => [table, 0])) as Record<TotesysTableName, number>;
+  const updatedIds = new Map<TotesysTableName, Set<number>>(TOTESYS_TABLE_NAMES.map((table) => [table, new Set()]));
   const record: Recorder = {
     inserted: (table) => inserted[table]++,
     updated: (table, id) => updatedIds.get(table)?.add(id),
@@ -116,8 +116,8 @@ export async function applyActivity(sql: Sql, options: ActivityOptions): Promise
     byKind[kind]++;
   }
 
-  const updated = Object.fromEntries(TOTESYS_TABLES_IN_INSERT_ORDER.map((table) => [table, updatedIds.get(table)?.size ?? 0])) as Record<
-    TotesysTable,
+  const updated = Object.fromEntries(TOTESYS_TABLE_NAMES.map((table) => [table, updatedIds.get(table)?.size ?? 0])) as Record<
+    TotesysTableName,
     number
   >;
   return { writes: options.writes, byKind, inserted, updated };
@@ -134,8 +134,8 @@ function pickKind(random: Random): WriteKind {
 }
 
 interface Recorder {
-  inserted(table: TotesysTable): void;
-  updated(table: TotesysTable, id: number): void;
+  inserted(table: TotesysTableName): void;
+  updated(table: TotesysTableName, id: number): void;
 }
 
 interface Write {
@@ -161,24 +161,25 @@ const WRITERS: Readonly<Record<WriteKind, (write: Write) => Promise<boolean>>> =
 };
 
 async function readWorld(sql: Sql): Promise<World> {
-  const ids = async (table: TotesysTable, key: string): Promise<number[]> =>
-    (await sql<{ id: number }[]>`SELECT ${sql(key)} AS id FROM ${sql(table)} ORDER BY 1`).map((row) => row.id);
-  const range = async (table: TotesysTable, key: string): Promise<IdRange | null> => {
+  const ids = async (table: TotesysTableName): Promise<number[]> =>
+    (await sql<{ id: number }[]>`SELECT ${sql(TOTESYS_TABLES[table].primaryKey)} AS id FROM ${sql(table)} ORDER BY 1`).map((row) => row.id);
+  const range = async (table: TotesysTableName): Promise<IdRange | null> => {
+    const key = TOTESYS_TABLES[table].primaryKey;
     const [row] = await sql<{ min: number | null; max: number | null }[]>`SELECT min(${sql(key)}) AS min, max(${sql(key)}) AS max FROM ${sql(table)}`;
     return row?.min != null && row.max != null ? { min: row.min, max: row.max } : null;
   };
   const paymentTypes = await sql<{ id: number; name: string }[]>`SELECT payment_type_id AS id, payment_type_name AS name FROM payment_type`;
   const world: World = {
-    addressIds: await ids('address', 'address_id'),
-    counterpartyIds: await ids('counterparty', 'counterparty_id'),
-    staffIds: await ids('staff', 'staff_id'),
-    departmentIds: await ids('department', 'department_id'),
-    designIds: await ids('design', 'design_id'),
-    currencyIds: await ids('currency', 'currency_id'),
+    addressIds: await ids('address'),
+    counterpartyIds: await ids('counterparty'),
+    staffIds: await ids('staff'),
+    departmentIds: await ids('department'),
+    designIds: await ids('design'),
+    currencyIds: await ids('currency'),
     paymentTypeIds: Object.fromEntries(paymentTypes.map((row) => [row.name, row.id])),
-    salesOrders: await range('sales_order', 'sales_order_id'),
-    purchaseOrders: await range('purchase_order', 'purchase_order_id'),
-    payments: await range('payment', 'payment_id'),
+    salesOrders: await range('sales_order'),
+    purchaseOrders: await range('purchase_order'),
+    payments: await range('payment'),
   };
   const references = { address: world.addressIds, counterparty: world.counterpartyIds, staff: world.staffIds, design: world.designIds, currency: world.currencyIds };
   for (const [table, list] of Object.entries(references)) {

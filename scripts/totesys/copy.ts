@@ -67,7 +67,7 @@ export async function copyInto(
     }
   }
 
-  // Table and column names come from the generator's fixed lists, never from input.
+  // Table and column names come from TOTESYS_TABLES, never from input.
   const query = `COPY "${table}" (${columns.map((column) => `"${column}"`).join(', ')}) FROM STDIN`;
   await copyIn(sql, query, Readable.from(chunks()));
   return rows;

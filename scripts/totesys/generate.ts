@@ -1,9 +1,10 @@
 import type { ISql, Sql } from 'postgres';
+import { TOTESYS_INSERT_ORDER, TOTESYS_TABLES, TOTESYS_TABLE_NAMES, type TotesysTableName } from '../../functions/shared/totesys-tables';
 import { copyInto, copyText } from './copy';
 import { DESIGN_NAMES, addressFields, companyName, contactName, designFileName, fileLocation, personName, staffEmail } from './fake';
 import { PAYMENT_TYPE_IDS, TradingClock, centsText, orderStream, type Dimensions, type Order, type OrderCounts } from './order-stream';
 import { hash32, Random } from './random';
-import { TOTESYS_TABLES_IN_INSERT_ORDER, syncSequences, type TotesysTable } from './schema';
+import { syncSequences } from './schema';
 import { formatTimestamp } from './timestamp';
 
 /**
@@ -41,29 +42,6 @@ const DEPARTMENTS: readonly (readonly [string, string | null])[] = [
 const REFERENCE_DATA_STAMP = Date.UTC(2022, 10, 3, 14, 20, 49, 962);
 const PEOPLE_STAMP = Date.UTC(2022, 10, 3, 14, 20, 51, 563);
 
-const COLUMNS: Readonly<Record<TotesysTable, readonly string[]>> = {
-  address: ['address_id', 'address_line_1', 'address_line_2', 'district', 'city', 'postal_code', 'country', 'phone', 'created_at', 'last_updated'],
-  department: ['department_id', 'department_name', 'location', 'manager', 'created_at', 'last_updated'],
-  currency: ['currency_id', 'currency_code', 'created_at', 'last_updated'],
-  design: ['design_id', 'created_at', 'design_name', 'file_location', 'file_name', 'last_updated'],
-  payment_type: ['payment_type_id', 'payment_type_name', 'created_at', 'last_updated'],
-  counterparty: ['counterparty_id', 'counterparty_legal_name', 'legal_address_id', 'commercial_contact', 'delivery_contact', 'created_at', 'last_updated'],
-  staff: ['staff_id', 'first_name', 'last_name', 'department_id', 'email_address', 'created_at', 'last_updated'],
-  sales_order: [
-    'sales_order_id', 'created_at', 'last_updated', 'design_id', 'staff_id', 'counterparty_id', 'units_sold', 'unit_price',
-    'currency_id', 'agreed_delivery_date', 'agreed_payment_date', 'agreed_delivery_location_id',
-  ],
-  purchase_order: [
-    'purchase_order_id', 'created_at', 'last_updated', 'staff_id', 'counterparty_id', 'item_code', 'item_quantity', 'item_unit_price',
-    'currency_id', 'agreed_delivery_date', 'agreed_payment_date', 'agreed_delivery_location_id',
-  ],
-  transaction: ['transaction_id', 'transaction_type', 'sales_order_id', 'purchase_order_id', 'created_at', 'last_updated'],
-  payment: [
-    'payment_id', 'created_at', 'last_updated', 'transaction_id', 'counterparty_id', 'payment_amount', 'currency_id', 'payment_type_id',
-    'paid', 'payment_date', 'company_ac_number', 'counterparty_ac_number',
-  ],
-};
-
 export interface SeedOptions {
   /** 1 is about the real database (13,000 sales orders); fractions work, with at least one order of each kind. */
   scale: number;
@@ -73,7 +51,7 @@ export interface SeedOptions {
 }
 
 export interface SeedProgress {
-  table: TotesysTable;
+  table: TotesysTableName;
   /** Rows of `table` written so far. */
   rows: number;
   /** Whether `table` is complete. */
@@ -82,7 +60,7 @@ export interface SeedProgress {
 }
 
 export interface SeedResult {
-  rows: Record<TotesysTable, number>;
+  rows: Record<TotesysTableName, number>;
   totalRows: number;
   elapsedMs: number;
 }
@@ -111,15 +89,15 @@ export async function seedTotesys(sql: Sql, options: SeedOptions): Promise<SeedR
   const elapsed = () => performance.now() - started;
   const clock = new TradingClock(seed);
   const dimensions = { ...DIMENSIONS, laterDesignMinutes: laterDesignMinutes(clock, seed) };
-  const rows = Object.fromEntries(TOTESYS_TABLES_IN_INSERT_ORDER.map((table) => [table, 0])) as Record<TotesysTable, number>;
+  const rows = Object.fromEntries(TOTESYS_TABLE_NAMES.map((table) => [table, 0])) as Record<TotesysTableName, number>;
 
   await sql.begin(async (tx) => {
     await assertEmpty(tx);
     const foreignKeys = await detachForeignKeys(tx);
-    for (const table of TOTESYS_TABLES_IN_INSERT_ORDER) {
+    for (const table of TOTESYS_INSERT_ORDER) {
       let reported = 0;
       const lines = tableLines(table, { counts, dimensions, clock, seed });
-      rows[table] = await copyInto(tx, table, COLUMNS[table], lines, {
+      rows[table] = await copyInto(tx, table, Object.keys(TOTESYS_TABLES[table].columns), lines, {
         onRows: (sent) => {
           if (sent - reported < PROGRESS_EVERY_ROWS) return;
           reported = sent;
@@ -137,7 +115,7 @@ export async function seedTotesys(sql: Sql, options: SeedOptions): Promise<SeedR
 }
 
 async function assertEmpty(sql: ISql): Promise<void> {
-  for (const table of TOTESYS_TABLES_IN_INSERT_ORDER) {
+  for (const table of TOTESYS_TABLE_NAMES) {
     const [row] = await sql`SELECT EXISTS (SELECT 1 FROM ${sql(table)}) AS filled`;
     if (row?.filled) throw new Error(`seeding needs an empty ToteSys schema, but table ${table} has rows`);
   }
@@ -160,7 +138,7 @@ async function detachForeignKeys(sql: ISql): Promise<ForeignKey[]> {
     SELECT c.relname AS table, k.conname AS name, pg_get_constraintdef(k.oid) AS definition
     FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
     WHERE k.contype = 'f' AND c.relnamespace = current_schema()::regnamespace
-      AND c.relname IN ${sql([...TOTESYS_TABLES_IN_INSERT_ORDER])}
+      AND c.relname IN ${sql([...TOTESYS_TABLE_NAMES])}
     ORDER BY c.relname, k.conname`;
   for (const key of foreignKeys) await sql`ALTER TABLE ${sql(key.table)} DROP CONSTRAINT ${sql(key.name)}`;
   return [...foreignKeys];
@@ -178,7 +156,8 @@ interface Plan {
   seed: number;
 }
 
-function tableLines(table: TotesysTable, plan: Plan): Iterable<string> {
+/** The rows of `table`, each line's fields in the order of the table's columns in TOTESYS_TABLES. */
+function tableLines(table: TotesysTableName, plan: Plan): Iterable<string> {
   switch (table) {
     case 'address':
       return addressLines(plan.seed);
@@ -205,9 +184,16 @@ function tableLines(table: TotesysTable, plan: Plan): Iterable<string> {
   }
 }
 
-/** A separate random stream per table, so that changing how one table is made leaves the others as they were. */
-function randomFor(table: TotesysTable, seed: number): Random {
-  return new Random(hash32(seed, 100 + TOTESYS_TABLES_IN_INSERT_ORDER.indexOf(table)));
+/**
+ * A separate random stream per table, so that changing how one table is made leaves the others as
+ * they were. The stream numbers are part of what a seed makes, so they are fixed here, not taken
+ * from a table's place in a list (they are 100 plus the table's place in the insert order as it
+ * was once written out by hand).
+ */
+const RANDOM_STREAMS = { address: 100, department: 101, design: 103, counterparty: 105, staff: 106 } as const satisfies Partial<Record<TotesysTableName, number>>;
+
+function randomFor(table: keyof typeof RANDOM_STREAMS, seed: number): Random {
+  return new Random(hash32(seed, RANDOM_STREAMS[table]));
 }
 
 const stamp = formatTimestamp;
@@ -246,7 +232,7 @@ function* designLines(plan: Plan): Generator<string> {
   for (let id = 1; id <= DESIGNS; id++) {
     const at = createdAt(id);
     const name = random.pick(DESIGN_NAMES);
-    yield textLine([id, stamp(at), name, fileLocation(random), designFileName(random, name, at), stamp(at)]);
+    yield textLine([id, name, fileLocation(random), designFileName(random, name, at), stamp(at), stamp(at)]);
   }
 }
 
@@ -278,14 +264,14 @@ function* staffLines(seed: number): Generator<string> {
 function* salesOrderLines(orders: Iterable<Order>): Generator<string> {
   for (const o of orders) {
     if (o.kind !== 'SALE') continue;
-    yield `${o.orderId}\t${stamp(o.createdAt)}\t${stamp(o.lastUpdated)}\t${o.designId}\t${o.staffId}\t${o.counterpartyId}\t${o.unitsSold}\t${centsText(o.unitPriceCents)}\t${o.currencyId}\t${o.agreedDeliveryDate}\t${o.agreedPaymentDate}\t${o.deliveryLocationId}`;
+    yield `${o.orderId}\t${o.designId}\t${o.staffId}\t${o.counterpartyId}\t${o.unitsSold}\t${centsText(o.unitPriceCents)}\t${o.currencyId}\t${o.agreedDeliveryDate}\t${o.agreedPaymentDate}\t${o.deliveryLocationId}\t${stamp(o.createdAt)}\t${stamp(o.lastUpdated)}`;
   }
 }
 
 function* purchaseOrderLines(orders: Iterable<Order>): Generator<string> {
   for (const o of orders) {
     if (o.kind !== 'PURCHASE') continue;
-    yield `${o.orderId}\t${stamp(o.createdAt)}\t${stamp(o.lastUpdated)}\t${o.staffId}\t${o.counterpartyId}\t${o.itemCode}\t${o.itemQuantity}\t${centsText(o.itemUnitPriceCents)}\t${o.currencyId}\t${o.agreedDeliveryDate}\t${o.agreedPaymentDate}\t${o.deliveryLocationId}`;
+    yield `${o.orderId}\t${o.staffId}\t${o.counterpartyId}\t${o.itemCode}\t${o.itemQuantity}\t${centsText(o.itemUnitPriceCents)}\t${o.currencyId}\t${o.agreedDeliveryDate}\t${o.agreedPaymentDate}\t${o.deliveryLocationId}\t${stamp(o.createdAt)}\t${stamp(o.lastUpdated)}`;
   }
 }
 
@@ -301,6 +287,6 @@ function* transactionLines(orders: Iterable<Order>): Generator<string> {
 function* paymentLines(orders: Iterable<Order>): Generator<string> {
   for (const o of orders) {
     const p = o.payment;
-    yield `${o.transactionId}\t${stamp(p.createdAt)}\t${stamp(p.lastUpdated)}\t${o.transactionId}\t${o.counterpartyId}\t${centsText(p.amountCents)}\t${o.currencyId}\t${p.paymentTypeId}\t${p.paid ? 't' : 'f'}\t${p.paymentDate}\t${p.companyAccount}\t${p.counterpartyAccount}`;
+    yield `${o.transactionId}\t${o.transactionId}\t${o.counterpartyId}\t${centsText(p.amountCents)}\t${o.currencyId}\t${p.paymentTypeId}\t${p.paid ? 't' : 'f'}\t${p.paymentDate}\t${p.companyAccount}\t${p.counterpartyAccount}\t${stamp(p.createdAt)}\t${stamp(p.lastUpdated)}`;
   }
 }

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Sql } from 'postgres';
-import { TOTESYS_TABLES_IN_INSERT_ORDER, syncSequences, type TotesysTable } from './schema';
+import { TOTESYS_INSERT_ORDER, type TotesysTableName } from '../../functions/shared/totesys-tables';
+import { syncSequences } from './schema';
 
 type SampleRow = Record<string, string | number | boolean | null>;
 
@@ -10,9 +11,9 @@ type SampleRow = Record<string, string | number | boolean | null>;
  * fixtures folder holds it) into an existing, empty ToteSys schema, all or nothing, with the rows'
  * own ids; then points the sequences past them. Returns the rows loaded per table.
  */
-export async function loadSample(sql: Sql, dir: string): Promise<Record<TotesysTable, number>> {
-  const tables = await Promise.all(TOTESYS_TABLES_IN_INSERT_ORDER.map(async (table) => [table, await readRows(dir, table)] as const));
-  const loaded = {} as Record<TotesysTable, number>;
+export async function loadSample(sql: Sql, dir: string): Promise<Record<TotesysTableName, number>> {
+  const tables = await Promise.all(TOTESYS_INSERT_ORDER.map(async (table) => [table, await readRows(dir, table)] as const));
+  const loaded = {} as Record<TotesysTableName, number>;
   await sql.begin(async (tx) => {
     for (const [table, rows] of tables) {
       loaded[table] = rows.length;
@@ -26,7 +27,7 @@ export async function loadSample(sql: Sql, dir: string): Promise<Record<TotesysT
   return loaded;
 }
 
-async function readRows(dir: string, table: TotesysTable): Promise<SampleRow[]> {
+async function readRows(dir: string, table: TotesysTableName): Promise<SampleRow[]> {
   const file = path.join(dir, `${table}.jsonl`);
   const text = await readFile(file, 'utf-8');
   return text

@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PIPELINE_FUNCTION_BUNDLES } from '../../infra/function-bundles';
 import { buildFunctionPackage, cachedFunctionPackage, LAMBDA_LIMITS, PROJECT_ROOT, type FunctionPackage } from '../../infra/nodejs-function';
-import { listFiles } from '../../infra/zip-archive';
+import { listFiles, writeZipArchive } from '../../infra/zip-archive';
 
 /**
  * The transform package is built as `cdktf synth` builds it, unzipped where no node_modules
@@ -35,6 +36,39 @@ function unzip(zipFile: string, into: string): void {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     // No unzip on this machine: Python's zipfile reads the archive just as independently.
     execFileSync('python3', ['-m', 'zipfile', '-e', zipFile, into], { stdio: 'pipe' });
+  }
+}
+
+interface ArchiveEntry {
+  readonly name: string;
+  /** Permission bits, as the archive's Unix attributes give them. */
+  readonly mode: number;
+  /** `YYYYMMDD.hhmmss`, the DOS timestamp. */
+  readonly modified: string;
+  readonly method: 'stored' | 'deflated';
+}
+
+/** The archive's entries in their order, as a reader other than fflate sees them: zipinfo, or Python's zipfile. */
+function archiveEntries(zipFile: string): ArchiveEntry[] {
+  try {
+    const listing = execFileSync('unzip', ['-Z', '-T', zipFile], { encoding: 'utf-8' });
+    return listing
+      .split('\n')
+      .map((line) => /^-([rwx-]{9})\s+\S+\s+unx\s+\d+\s+\S+\s+(stor|defN)\s+(\d{8}\.\d{6})\s(.+)$/.exec(line))
+      .filter((match) => match !== null)
+      .map(([, permissions, method, modified, name]) => ({
+        name: name!,
+        mode: [...permissions!].reduce((bits, char) => (bits << 1) | (char === '-' ? 0 : 1), 0),
+        modified: modified!,
+        method: method === 'stor' ? 'stored' : 'deflated',
+      }));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    const script =
+      'import json, sys, zipfile\n' +
+      'print(json.dumps([{"name": i.filename, "mode": (i.external_attr >> 16) & 0o777, "modified": "%04d%02d%02d.%02d%02d%02d" % i.date_time,' +
+      ' "method": "stored" if i.compress_type == 0 else "deflated"} for i in zipfile.ZipFile(sys.argv[1]).infolist()]))';
+    return JSON.parse(execFileSync('python3', ['-c', script, zipFile], { encoding: 'utf-8' })) as ArchiveEntry[];
   }
 }
 
@@ -81,6 +115,18 @@ describe('the transform package', () => {
     expect(JSON.parse(output.trim().split('\n').pop()!)).toEqual({ rows: [[42]] });
   });
 
+  it('unzips to exactly the files of its folder, byte for byte, in sorted order', () => {
+    const files = listFiles(transform.dir);
+    expect(listFiles(unzipped)).toEqual(files);
+    expect(archiveEntries(transform.zipFile).map((entry) => entry.name)).toEqual(files.map((file) => file.split(path.sep).join('/')));
+    const differing = files.filter((file) => !readFileSync(path.join(unzipped, file)).equals(readFileSync(path.join(transform.dir, file))));
+    expect(differing).toEqual([]);
+    expect(transform.files).toBe(files.length);
+    expect(transform.unzippedBytes).toBe(files.reduce((sum, file) => sum + statSync(path.join(transform.dir, file)).size, 0));
+    expect(transform.zippedBytes).toBe(statSync(transform.zipFile).size);
+    expect(transform.codeSha256).toBe(createHash('sha256').update(readFileSync(transform.zipFile)).digest('base64'));
+  });
+
   it('holds its SQL models next to index.js, where the code reads them', () => {
     expect(readdirSync(path.join(unzipped, 'models')).sort()).toEqual(readdirSync(path.join(PROJECT_ROOT, 'functions/transform/models')).sort());
   });
@@ -125,4 +171,71 @@ describe('every package', () => {
     const again = buildFunctionPackage('extract', PIPELINE_FUNCTION_BUNDLES.extract, path.join(work, 'again'));
     expect(again.codeSha256).toBe(cachedFunctionPackage('extract', PIPELINE_FUNCTION_BUNDLES.extract).codeSha256);
   }, 60_000);
+});
+
+describe('writeZipArchive', () => {
+  const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+  const incompressible = randomBytes(64 * 1024);
+
+  /** The same files, written in a different order and with other timestamps each time. */
+  function folder(name: string, order: 'forward' | 'backward', mtime: Date): string {
+    const dir = path.join(work, name);
+    const files: [string, Buffer | string, number][] = [
+      ['a.txt', 'the same line again\n'.repeat(500), 0o644],
+      ['B-upper.txt', 'sorts before a.txt: by code unit, upper case first\n', 0o644],
+      ['bin/run.sh', `#!/bin/sh\n${'echo run\n'.repeat(20)}`, 0o755],
+      ['empty', '', 0o600],
+      ['random.bin', incompressible, 0o644],
+      ['z/nested/deep.json', JSON.stringify({ deep: true }), 0o644],
+    ];
+    for (const [file, content, mode] of order === 'forward' ? files : [...files].reverse()) {
+      mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+      writeFileSync(path.join(dir, file), content);
+      chmodSync(path.join(dir, file), mode);
+      utimesSync(path.join(dir, file), mtime, mtime);
+    }
+    return dir;
+  }
+
+  it('writes the same bytes for the same files, whatever their timestamps and creation order', () => {
+    const first = folder('zip-first', 'forward', new Date('2031-05-06T07:08:09Z'));
+    const second = folder('zip-second', 'backward', new Date('2024-12-31T23:59:59Z'));
+    const a = writeZipArchive(first, path.join(work, 'first.zip'));
+    const b = writeZipArchive(second, path.join(work, 'second.zip'));
+    expect(readFileSync(path.join(work, 'second.zip')).equals(readFileSync(path.join(work, 'first.zip')))).toBe(true);
+    expect(b).toEqual(a);
+    const sizes = listFiles(first).map((file) => statSync(path.join(first, file)).size);
+    expect(a).toEqual({ files: 6, unzippedBytes: sizes.reduce((sum, size) => sum + size, 0), zippedBytes: statSync(path.join(work, 'first.zip')).size });
+  });
+
+  it('lists the entries sorted, dated 1980-01-01 00:00, with their permissions, and stores what deflate cannot shrink (random bytes, short texts)', () => {
+    const dir = folder('zip-listed', 'backward', new Date());
+    writeZipArchive(dir, path.join(work, 'listed.zip'));
+    expect(archiveEntries(path.join(work, 'listed.zip'))).toEqual([
+      { name: 'B-upper.txt', mode: 0o644, modified: '19800101.000000', method: 'stored' },
+      { name: 'a.txt', mode: 0o644, modified: '19800101.000000', method: 'deflated' },
+      { name: 'bin/run.sh', mode: 0o755, modified: '19800101.000000', method: 'deflated' },
+      { name: 'empty', mode: 0o600, modified: '19800101.000000', method: 'stored' },
+      { name: 'random.bin', mode: 0o644, modified: '19800101.000000', method: 'stored' },
+      { name: 'z/nested/deep.json', mode: 0o644, modified: '19800101.000000', method: 'stored' },
+    ]);
+  });
+
+  it('unzips to the files it was given, byte for byte', () => {
+    const dir = folder('zip-source', 'forward', new Date());
+    writeZipArchive(dir, path.join(work, 'source.zip'));
+    const into = path.join(work, 'zip-unpacked');
+    mkdirSync(into);
+    unzip(path.join(work, 'source.zip'), into);
+    expect(listFiles(into)).toEqual(listFiles(dir));
+    for (const file of listFiles(dir)) expect(readFileSync(path.join(into, file)).equals(readFileSync(path.join(dir, file)))).toBe(true);
+  });
+
+  it('changes its bytes when one byte of one file changes', () => {
+    const dir = folder('zip-changed', 'forward', new Date());
+    writeZipArchive(dir, path.join(work, 'before.zip'));
+    writeFileSync(path.join(dir, 'z/nested/deep.json'), JSON.stringify({ deep: null }));
+    writeZipArchive(dir, path.join(work, 'after.zip'));
+    expect(sha256(path.join(work, 'after.zip'))).not.toBe(sha256(path.join(work, 'before.zip')));
+  });
 });

@@ -1,12 +1,12 @@
 import { Testing } from 'cdktf';
-import { buildPipelineDefinition, PIPELINE_FUNCTIONS } from '../../state-machine/definition';
+import { buildPipelineDefinition } from '../../state-machine/definition';
+import { PIPELINE_FUNCTIONS, type PipelineFunctionName } from '../../functions/shared/step-contract';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { METRICS, METRICS_NAMESPACE } from '../../functions/shared/metrics';
+import { DIMENSION, METRICS, METRICS_NAMESPACE, ROWS_TABLES } from '../../functions/shared/metrics';
 import { TOTESYS_TABLE_NAMES } from '../../functions/shared/totesys-tables';
-import { WAREHOUSE_TABLE_NAMES } from '../../functions/shared/warehouse-tables';
 import { PROJECT_ROOT } from '../../infra/nodejs-function';
 import { asList, ref, resourcesOf, resourceWhere, statementsOf, synthesizePipeline, TEST_ENV, type Resource, type SynthesizedPipeline } from './synth';
 
@@ -595,9 +595,11 @@ describe('alerting', () => {
 });
 
 describe('the dashboard', () => {
-  type Widget = { type: string; x: number; y: number; width: number; properties: Record<string, unknown> };
+  type Widget = { type: string; x: number; y: number; width: number; height: number; properties: Record<string, unknown> };
+  type MetricKey = keyof typeof METRICS;
+  const deployment = () => synth.config.resourcePrefix;
   const widgets = () => {
-    const dashboard = resourceWhere(synth.tf, 'aws_cloudwatch_dashboard', 'dashboard_name', prefix);
+    const dashboard = resourceWhere(synth.tf, 'aws_cloudwatch_dashboard', 'dashboard_name', deployment());
     return (JSON.parse(dashboard.dashboard_body as string) as { widgets: Widget[] }).widgets;
   };
   const byTitle = () => new Map(widgets().map((w) => [String(w.properties.title ?? w.type), w]));
@@ -609,62 +611,162 @@ describe('the dashboard', () => {
   /** A metric line without its options: namespace, name, then dimension names and values. */
   const identity = (line: unknown[]) => line.filter((part) => typeof part === 'string');
 
-  it('draws the rows of each step per table from the Rows metric of this deployment: every ToteSys table for Extract, every warehouse table for Transform and Load', () => {
-    const tables = (step: string) => [...linesOf(`Rows ${step} per table`)].map(identity);
-    expect(tables('extracted')).toEqual(TOTESYS_TABLE_NAMES.map((table) => ['ToteSysPipeline', 'Rows', 'Deployment', prefix, 'Step', 'extract', 'Table', table]));
-    expect(tables('transformed')).toEqual(WAREHOUSE_TABLE_NAMES.map((table) => ['ToteSysPipeline', 'Rows', 'Deployment', prefix, 'Step', 'transform', 'Table', table]));
-    expect(tables('loaded')).toEqual(
-      [...WAREHOUSE_TABLE_NAMES, 'source_row_deletions'].map((table) => ['ToteSysPipeline', 'Rows', 'Deployment', prefix, 'Step', 'load', 'Table', table]),
-    );
-    for (const step of ['extracted', 'transformed', 'loaded']) {
-      for (const line of linesOf(`Rows ${step} per table`)) expect(line.at(-1)).toMatchObject({ stat: 'Sum' });
-    }
+  /** One line a widget draws: the metric, its dimensions as the line names them, and the line's options. */
+  interface Line {
+    readonly widget: Widget;
+    readonly namespace: string;
+    readonly name: string;
+    readonly dimensions: readonly (readonly [string, string])[];
+    readonly stat: unknown;
+  }
+  const lines = (from: Widget[] = widgets()): Line[] =>
+    from
+      .filter((widget) => widget.type === 'metric')
+      .flatMap((widget) =>
+        (widget.properties.metrics as unknown[][]).map((line) => {
+          const [namespace = '', name = '', ...rest] = identity(line) as string[];
+          const options = line.find((part) => typeof part === 'object' && part !== null) as { stat?: unknown } | undefined;
+          return { widget, namespace, name, dimensions: rest.flatMap((part, i) => (i % 2 === 0 ? [[part, rest[i + 1]!] as const] : [])), stat: options?.stat };
+        }),
+      );
+  const keyOf = (name: string) => (Object.keys(METRICS) as MetricKey[]).find((key) => METRICS[key].name === name);
+
+  /**
+   * What each function publishes, read from its code: the StepMetrics methods (named as METRICS'
+   * keys) its handler calls, and those observeStep (step-logger.ts) calls for every handler that uses it.
+   */
+  const published = Object.fromEntries(
+    PIPELINE_FUNCTIONS.map((step) => {
+      const source = (file: string) => readFileSync(path.join(PROJECT_ROOT, 'functions', file), 'utf-8');
+      const calls = (code: string) => (Object.keys(METRICS) as MetricKey[]).filter((key) => new RegExp(`\\bmetrics\\.${key}\\(`).test(code));
+      const handler = source(`${step}/handler.ts`);
+      return [step, new Set([...calls(handler), ...(handler.includes('observeStep(') ? calls(source('shared/step-logger.ts')) : [])])];
+    }),
+  ) as Record<PipelineFunctionName, Set<MetricKey>>;
+  /** The `Table` values a function publishes a metric for. */
+  const tablesOf = (key: MetricKey, step: PipelineFunctionName): readonly string[] =>
+    key === 'rows' && step !== 'verify' ? ROWS_TABLES[step] : key === 'deletedRows' ? TOTESYS_TABLE_NAMES : [];
+
+  it('reads the functions’ code: every metric defined is published, by the functions the dashboard expects', () => {
+    const publishers = (key: MetricKey) => PIPELINE_FUNCTIONS.filter((step) => published[step].has(key));
+    for (const key of Object.keys(METRICS) as MetricKey[]) expect({ key, publishers: publishers(key).length > 0 }).toEqual({ key, publishers: true });
+    // Every function reports its duration (the duration alarms need it), and the steps their rows.
+    expect(publishers('stepDuration')).toEqual(PIPELINE_FUNCTIONS);
+    expect(publishers('rows')).toEqual(Object.keys(ROWS_TABLES));
   });
 
-  it('draws batch sizes, deletions, freshness (with the alarm’s line), step durations, mismatched and held rows from the functions’ metrics', () => {
-    const titles = [...byTitle().keys()];
-    const freshness = titles.find((title) => title.startsWith('Freshness'))!;
-    expect(linesOf(freshness).map(identity)).toEqual([
-      ['ToteSysPipeline', 'ChangeLagSeconds', 'Deployment', prefix],
-      ['ToteSysPipeline', 'ChangeLagSeconds', 'Deployment', prefix],
-    ]);
-    expect(linesOf(freshness).map((line) => (line.at(-1) as { stat: string }).stat)).toEqual(['Minimum', 'Maximum']);
-    expect(byTitle().get(freshness)!.properties.annotations).toEqual({ horizontal: [expect.objectContaining({ value: 7200 })] });
-    const batches = linesOf('Batch size (rows) and deletions').map(identity);
-    expect(batches.slice(0, 2)).toEqual([
-      ['ToteSysPipeline', 'BatchRows', 'Deployment', prefix],
-      ['ToteSysPipeline', 'BatchRows', 'Deployment', prefix],
-    ]);
-    expect(batches.slice(2)).toEqual(TOTESYS_TABLE_NAMES.map((table) => ['ToteSysPipeline', 'DeletedRows', 'Deployment', prefix, 'Table', table]));
-    expect(linesOf('Step duration, maximum (ms)').map(identity)).toEqual(
-      PIPELINE_FUNCTIONS.map((step) => ['ToteSysPipeline', 'StepDuration', 'Deployment', prefix, 'Step', step]),
-    );
-    expect(linesOf('Verification: warehouse rows that differ from ToteSys')).toEqual([
-      ['ToteSysPipeline', 'MismatchedRows', 'Deployment', prefix, { stat: 'Maximum', label: 'mismatched rows' }],
-    ]);
-    expect(linesOf('Rows in quarantine')).toEqual([['ToteSysPipeline', 'QuarantinedRows', 'Deployment', prefix, { stat: 'Maximum', label: 'held rows' }]]);
-    // Side by side: the two counts of rows the warehouse lacks or gets wrong.
-    const place = (title: string) => {
-      const { x, y, width } = byTitle().get(title)!;
-      return { x, y, width };
-    };
-    const mismatched = place('Verification: warehouse rows that differ from ToteSys');
-    expect(place('Rows in quarantine')).toEqual({ x: mismatched.x + mismatched.width, y: mismatched.y, width: mismatched.width });
-  });
-
-  it('reads every pipeline metric by the names, namespace and dimensions functions/shared/metrics.ts defines, and nothing else of that namespace', () => {
-    const ours = widgets()
-      .filter((w) => w.type === 'metric')
-      .flatMap((w) => w.properties.metrics as unknown[][])
-      .filter((line) => line[0] === METRICS_NAMESPACE);
-    const definitions = new Map<string, readonly string[]>(Object.values(METRICS).map((m) => [m.name, m.dimensions]));
+  it('graphs only metrics functions/shared/metrics.ts defines, by their dimensions, for this deployment, as the functions publish them', () => {
+    const ours = lines().filter((line) => line.namespace === METRICS_NAMESPACE);
+    expect(ours.length).toBeGreaterThan(0);
     for (const line of ours) {
-      const [, name, ...rest] = identity(line);
-      const dimensionNames = rest.filter((_, i) => i % 2 === 0);
-      expect({ name, dimensionNames }).toEqual({ name, dimensionNames: definitions.get(name!) });
-      expect(rest[1]).toBe(prefix);
+      const key = keyOf(line.name);
+      expect({ metric: line.name, defined: key !== undefined }).toEqual({ metric: line.name, defined: true });
+      const definition = METRICS[key!];
+      expect({ metric: line.name, dimensions: line.dimensions.map(([name]) => name) }).toEqual({ metric: line.name, dimensions: definition.dimensions });
+      const value = Object.fromEntries(line.dimensions);
+      expect(value[DIMENSION.deployment]).toBe(deployment());
+      const steps = DIMENSION.step in value ? [value[DIMENSION.step] as PipelineFunctionName] : PIPELINE_FUNCTIONS;
+      expect({ metric: line.name, step: value[DIMENSION.step], publishedBy: steps.some((step) => published[step]?.has(key!)) }).toEqual({
+        metric: line.name,
+        step: value[DIMENSION.step],
+        publishedBy: true,
+      });
+      if (DIMENSION.table in value) expect(steps.flatMap((step) => tablesOf(key!, step))).toContain(value[DIMENSION.table]);
     }
-    expect(new Set(ours.map((line) => line[1]))).toEqual(new Set(definitions.keys()));
+  });
+
+  it('graphs every metric each function publishes: for each of its steps, and for each table it publishes', () => {
+    const drawn = new Set(lines().map((line) => JSON.stringify([line.namespace, line.name, ...line.dimensions.flat()])));
+    const missing: string[] = [];
+    for (const step of PIPELINE_FUNCTIONS) {
+      for (const key of published[step]) {
+        const definition = METRICS[key];
+        const tables = (definition.dimensions as readonly string[]).includes(DIMENSION.table) ? tablesOf(key, step) : [undefined];
+        expect(tables.length).toBeGreaterThan(0);
+        for (const table of tables) {
+          const given: Record<string, string | undefined> = { [DIMENSION.deployment]: deployment(), [DIMENSION.step]: step, [DIMENSION.table]: table };
+          const line = JSON.stringify([METRICS_NAMESPACE, definition.name, ...definition.dimensions.flatMap((name) => [name, given[name]])]);
+          if (!drawn.has(line)) missing.push(`${step} ${definition.name}${table ? ` ${table}` : ''}`);
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it('alarms on the pipeline’s metrics by their definitions, for this deployment, on what the functions publish', () => {
+    const alarms = resourcesOf(synth.tf, 'aws_cloudwatch_metric_alarm').filter((a) => a.namespace === METRICS_NAMESPACE);
+    expect(alarms.length).toBeGreaterThan(0);
+    for (const alarm of alarms) {
+      const key = keyOf(String(alarm.metric_name));
+      expect({ alarm: alarm.alarm_name, defined: key !== undefined }).toEqual({ alarm: alarm.alarm_name, defined: true });
+      const dimensions = alarm.dimensions as Record<string, string>;
+      expect(Object.keys(dimensions).sort()).toEqual([...METRICS[key!].dimensions].sort());
+      expect(dimensions[DIMENSION.deployment]).toBe(deployment());
+      const steps = DIMENSION.step in dimensions ? [dimensions[DIMENSION.step] as PipelineFunctionName] : PIPELINE_FUNCTIONS;
+      expect(steps.some((step) => published[step]?.has(key!))).toBe(true);
+    }
+  });
+
+  it('draws each alarm’s threshold, and the statistic it reads, on the widgets of its metric; and no threshold line of no alarm', () => {
+    const alarms = resourcesOf(synth.tf, 'aws_cloudwatch_metric_alarm');
+    const sameMetric = (line: Line, alarm: Resource) =>
+      line.namespace === alarm.namespace &&
+      line.name === alarm.metric_name &&
+      JSON.stringify(Object.fromEntries([...line.dimensions].sort())) === JSON.stringify(Object.fromEntries(Object.entries(alarm.dimensions as object).sort()));
+    const thresholdLines = (widget: Widget) => ((widget.properties.annotations as { horizontal?: { value: number }[] } | undefined)?.horizontal ?? []).map((a) => a.value);
+    const all = widgets();
+    let drawnThresholds = 0;
+    for (const widget of all.filter((w) => thresholdLines(w).length > 0)) {
+      const widgetLines = lines(all).filter((line) => line.widget === widget);
+      const watching = alarms.filter((alarm) => widgetLines.some((line) => sameMetric(line, alarm)));
+      expect({ widget: widget.properties.title, alarms: watching.length > 0 }).toEqual({ widget: widget.properties.title, alarms: true });
+      for (const alarm of watching) {
+        expect(thresholdLines(widget)).toContain(alarm.threshold);
+        expect(widgetLines.filter((line) => sameMetric(line, alarm)).map((line) => line.stat)).toContain(alarm.statistic);
+        drawnThresholds += 1;
+      }
+    }
+    // The verification, the quarantine, the freshness and the dead-letter queue.
+    expect(drawnThresholds).toBeGreaterThanOrEqual(4);
+  });
+
+  it('has the alarms docs/deploy.md’s alarm table lists, emailing as it says, each on the metric and threshold it names', () => {
+    const table = readFileSync(path.join(PROJECT_ROOT, 'docs', 'deploy.md'), 'utf-8')
+      .split('## When an alarm fires')[1]!
+      .split('\n## ')[0]!
+      .split('\n')
+      .filter((line) => line.startsWith('| `'))
+      .map((line) => line.split('|').map((cell) => cell.trim()).slice(1, -1));
+    expect(table.length).toBeGreaterThan(5);
+    const topic = ref(resourceWhere(synth.tf, 'aws_sns_topic', 'name', `${deployment()}-alerts`), 'arn');
+    const alarms = new Map(resourcesOf(synth.tf, 'aws_cloudwatch_metric_alarm').map((a) => [String(a.alarm_name), a]));
+    const documented: string[] = [];
+    for (const [name = '', emails = '', means = ''] of table) {
+      const template = /^`(.+)`$/.exec(name)![1]!.replace('<prefix>', deployment());
+      const names = template.includes('<function>') ? PIPELINE_FUNCTIONS.map((step) => template.replace('<function>', step)) : [template];
+      for (const alarmName of names) {
+        documented.push(alarmName);
+        const alarm = alarms.get(alarmName);
+        if (!alarm) continue;
+        expect({ alarmName, emails: alarm.alarm_actions, ok: alarm.ok_actions }).toEqual({
+          alarmName,
+          emails: emails.startsWith('yes') ? [topic] : undefined,
+          ok: /\bOK\b/.test(emails) ? [topic] : undefined,
+        });
+        // The metric the row names (`MismatchedRows`, `ExecutionsFailed`), if it names one.
+        const metrics = [...means.matchAll(/`([A-Z][a-z]+(?:[A-Z][a-z]*)+)`/g)].map((m) => m[1]);
+        if (metrics.length > 0) expect({ alarmName, metrics }).toEqual({ alarmName, metrics: [alarm.metric_name] });
+        if (keyOf(String(alarm.metric_name))) expect(alarm.namespace).toBe(METRICS_NAMESPACE);
+        if (/` > 0\b/.test(means)) expect({ alarmName, threshold: alarm.threshold, comparison: alarm.comparison_operator }).toEqual({ alarmName, threshold: 0, comparison: 'GreaterThanThreshold' });
+        if (/\bminimum over\b/.test(means)) expect(alarm.statistic).toBe('Minimum');
+        const share = /more than (\d+)% of its timeout/.exec(means)?.[1];
+        if (share) {
+          const step = PIPELINE_FUNCTIONS.find((s) => alarmName === `${deployment()}-${s}-duration-near-timeout`)!;
+          expect(alarm.threshold).toBe((Number(share) / 100) * Number(lambdaOf(step).timeout) * 1000);
+        }
+      }
+    }
+    expect([...alarms.keys()].sort()).toEqual(documented.sort());
   });
 
   it('shows the AWS side: executions, execution time, function errors and throttles, the schedules and their dead-letter queue, and every alarm', () => {
@@ -674,7 +776,7 @@ describe('the dashboard', () => {
     expect(text('Executions')).toEqual(expect.stringContaining('ExecutionsFailed'));
     expect(text('Execution time (ms)')).toEqual(expect.stringContaining('ExecutionTime'));
     for (const step of PIPELINE_FUNCTIONS) expect(text('Step errors and throttles')).toEqual(expect.stringContaining(ref(lambdaOf(step), 'function_name')));
-    const group = ref(resourceWhere(synth.tf, 'aws_scheduler_schedule_group', 'name', prefix), 'name');
+    const group = ref(resourceWhere(synth.tf, 'aws_scheduler_schedule_group', 'name', deployment()), 'name');
     expect(linesOf('Schedules: starts and failed starts').map(identity)).toEqual(
       ['InvocationAttemptCount', 'TargetErrorCount', 'InvocationsSentToDeadLetterCount', 'InvocationsFailedToBeSentToDeadLetterCount'].map((name) => [
         'AWS/Scheduler',
@@ -683,10 +785,22 @@ describe('the dashboard', () => {
         group,
       ]),
     );
-    const queue = resourceWhere(synth.tf, 'aws_sqs_queue', 'name', `${prefix}-scheduler-dlq`);
+    const queue = resourceWhere(synth.tf, 'aws_sqs_queue', 'name', `${deployment()}-scheduler-dlq`);
     expect(linesOf('Scheduler dead-letter queue: messages waiting').map(identity)).toEqual([['AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'QueueName', ref(queue, 'name')]]);
     const alarms = byTitle().get('Alarms')!;
     expect(alarms.type).toBe('alarm');
     expect(asList(alarms.properties.alarms as string[]).sort()).toEqual(resourcesOf(synth.tf, 'aws_cloudwatch_metric_alarm').map((a) => ref(a, 'arn')).sort());
+  });
+
+  it('lays its widgets on the 24-column grid without overlaps, the two counts of rows the warehouse lacks or gets wrong side by side', () => {
+    const all = widgets();
+    for (const w of all) expect(w.x + w.width).toBeLessThanOrEqual(24);
+    const overlaps = (a: Widget, b: Widget) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+    const overlapping = all.flatMap((a, i) => all.slice(i + 1).filter((b) => overlaps(a, b)).map((b) => `${a.properties.title} / ${b.properties.title}`));
+    expect(overlapping).toEqual([]);
+    const widgetOf = (metric: string) => lines(all).find((line) => line.namespace === METRICS_NAMESPACE && line.name === metric)!.widget;
+    const mismatched = widgetOf(METRICS.mismatchedRows.name);
+    const quarantined = widgetOf(METRICS.quarantinedRows.name);
+    expect({ x: quarantined.x, y: quarantined.y, width: quarantined.width }).toEqual({ x: mismatched.x + mismatched.width, y: mismatched.y, width: mismatched.width });
   });
 });

@@ -5,7 +5,7 @@ import postgres, { type Sql } from 'postgres';
 import { copyIn, openDatabase, withDatabase, type SecretReader } from '../../functions/shared/database';
 import { ConfigurationError, RETRYABLE_ERROR_NAMES } from '../../functions/shared/errors';
 import { runLocalExecution } from '../../scripts/local/execution';
-import { VERIFY_INPUT } from '../../state-machine/definition';
+import { VERIFY_INPUT } from '../../functions/shared/step-contract';
 import { seedSampleTotesys, startLocalPipeline } from '../support/local-pipeline';
 import { createDatabaseOn, startTestPostgres, urlOf, type TestPostgres } from '../support/tls-postgres';
 

@@ -3,9 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Sql } from 'postgres';
-import { extractChangedRows, type ExtractResult } from '../../functions/extract/extract-changed-rows';
-import { loadBatch, loadPendingBatches, type LoadDependencies, type LoadResult } from '../../functions/load/load-batches';
-import { transformPendingBatches, type TransformDependencies, type TransformResult } from '../../functions/transform/transform-batches';
+import { extractChangedRows } from '../../functions/extract/extract-changed-rows';
+import type { ExtractOutput, LoadOutput, TransformOutput } from '../../functions/shared/step-contract';
+import { loadBatch, loadPendingBatches, type LoadDependencies } from '../../functions/load/load-batches';
+import { transformPendingBatches, type TransformDependencies } from '../../functions/transform/transform-batches';
 import { applyActivity, type ActivitySummary } from '../../scripts/totesys/activity';
 import { seedTotesys } from '../../scripts/totesys/generate';
 import { createTotesysSchema } from '../../scripts/totesys/schema';
@@ -39,9 +40,9 @@ import {
  */
 
 interface PipelineRun {
-  extract: ExtractResult;
-  transform: TransformResult;
-  load: LoadResult;
+  extract: ExtractOutput;
+  transform: TransformOutput;
+  load: LoadOutput;
 }
 
 type SourceFacts = Record<string, CanonicalRow[]>;
@@ -142,7 +143,7 @@ describe('end to end: ToteSys -> Extract -> Transform -> Load -> warehouse', () 
     expect(secondRun.extract.batchId).toBe('0000000002');
     expect(secondRun.transform.transformedBatchIds).toEqual(['0000000002']);
     expect(secondRun.load.loadedBatchIds).toEqual(['0000000002']);
-    expect(secondRun.load.latestBatchId).toBe('0000000002');
+    expect(secondRun.load.upToBatchId).toBe('0000000002');
     // The scenario the rest relies on: the activity wrote between the runs, including the writes that reach dimensions.
     expect(activity.writes).toBe(200);
     expect(activity.byKind.counterparty_moved + (addedWrites.includes('counterparty_moved') ? 1 : 0)).toBeGreaterThan(0);
@@ -278,7 +279,7 @@ describe('end to end: ToteSys -> Extract -> Transform -> Load -> warehouse', () 
     expect(third.extract.batchId).toBeNull();
     expect(third.transform.transformedBatchIds).toEqual([]);
     expect(third.load.loadedBatchIds).toEqual([]);
-    expect(third.load.latestBatchId).toBe('0000000002');
+    expect(third.load.upToBatchId).toBe('0000000002');
     expect(await dumpWarehouse(warehouse.sql)).toEqual(before);
   });
 
@@ -286,7 +287,7 @@ describe('end to end: ToteSys -> Extract -> Transform -> Load -> warehouse', () 
     const before = await dumpWarehouse(warehouse.sql);
     const again = await loadPendingBatches(loadDeps);
     expect(again.loadedBatchIds).toEqual([]);
-    expect(again.latestBatchId).toBe('0000000002');
+    expect(again.upToBatchId).toBe('0000000002');
     expect(await loadBatch(loadDeps, '0000000002')).toBeUndefined();
     expect(await loadBatch(loadDeps, '0000000001')).toBeUndefined();
     expect(await dumpWarehouse(warehouse.sql)).toEqual(before);

@@ -1,5 +1,5 @@
 import type { Context } from 'aws-lambda';
-import { STEP_LOG_EVENTS } from '../../functions/shared/metrics';
+import { LOG_EVENTS } from '../../functions/shared/log-events';
 import { loadSample } from '../../scripts/totesys/sample';
 import { createTotesysSchema } from '../../scripts/totesys/schema';
 import { useTestDatabase } from '../support/database';
@@ -45,14 +45,14 @@ describe('the extract Lambda handler', () => {
     expect(result).toEqual({
       batchId: '0000000001',
       manifestKey: 'manifests/9999999998_batch-0000000001.json',
-      latestBatchId: '0000000001',
+      upToBatchId: '0000000001',
       deleted: {},
       rows: expect.objectContaining({ sales_order: 33, payment: 38 }),
       totalRows: 294,
     });
     const entries = logs.map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(entries).toContainEqual(
-      expect.objectContaining({ level: 'INFO', message: STEP_LOG_EVENTS.tableExtracted, step: 'extract', batchId: '0000000001', table: 'sales_order', rows: 33 }),
+      expect.objectContaining({ level: 'INFO', message: LOG_EVENTS.extract.tableExtracted, step: 'extract', batchId: '0000000001', table: 'sales_order', rows: 33 }),
     );
     expect(logs.join('')).not.toContain(db.url);
   });
@@ -61,7 +61,7 @@ describe('the extract Lambda handler', () => {
     const bucket = await freshBucket(lake.client(), 'handler');
     const failure = invoke({ TOTESYS_DATABASE_URL: 'postgres://reader:s3cret@127.0.0.1:1/totesys', INGESTION_BUCKET: bucket });
     // The state machine retries on the error's name, which Lambda reports as its type.
-    await expect(failure).rejects.toMatchObject({ name: 'SourceUnavailableError' });
+    await expect(failure).rejects.toMatchObject({ name: 'DatabaseUnavailableError' });
     await expect(failure).rejects.toThrow(/ToteSys database at 127\.0\.0\.1:1\/totesys is unreachable/);
     await expect(failure).rejects.not.toThrow(/s3cret/);
   });

@@ -2,7 +2,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import postgres from 'postgres';
-import { extractChangedRows, type ExtractResult } from '../../functions/extract/extract-changed-rows';
+import { extractChangedRows } from '../../functions/extract/extract-changed-rows';
+import type { ExtractOutput } from '../../functions/shared/step-contract';
 import { canPrefilterCurrent, committedXidsSql, extractionBounds, parseSnapshot } from '../../functions/extract/row-versions';
 import { BatchConflictError, SchemaDriftError } from '../../functions/shared/errors';
 import { readLatestManifest } from '../../functions/shared/batch-manifests';
@@ -36,7 +37,7 @@ describe('extract', () => {
     bucket = await freshBucket(s3, 'ingestion');
   });
 
-  const extract = (overrides: { s3?: S3Client; totesys?: postgres.Sql } = {}): Promise<ExtractResult> =>
+  const extract = (overrides: { s3?: S3Client; totesys?: postgres.Sql } = {}): Promise<ExtractOutput> =>
     extractChangedRows({ totesys: overrides.totesys ?? db.sql, s3: overrides.s3 ?? s3, ingestionBucket: bucket });
 
   /** Every extracted row of `table` in a batch, parsed. */
@@ -53,7 +54,7 @@ describe('extract', () => {
     const result = await extract();
 
     expect(result.batchId).toBe('0000000001');
-    expect(result.latestBatchId).toBe('0000000001');
+    expect(result.upToBatchId).toBe('0000000001');
     for (const table of TOTESYS_TABLE_NAMES) expect(result.rows[table]).toBe(sampleRows(table).length);
     expect(result.totalRows).toBe(294);
 
@@ -79,7 +80,7 @@ describe('extract', () => {
   it('reads only what changed since the last batch, and writes nothing when nothing changed', async () => {
     await extract();
     const idle = await extract();
-    expect(idle).toEqual({ batchId: null, manifestKey: null, latestBatchId: '0000000001', rows: {}, deleted: {}, totalRows: 0 });
+    expect(idle).toEqual({ batchId: null, manifestKey: null, upToBatchId: '0000000001', rows: {}, deleted: {}, totalRows: 0 });
     expect(await listKeys(s3, bucket, 'manifests/')).toHaveLength(1);
 
     await db.sql`UPDATE sales_order SET units_sold = units_sold + 1, last_updated = '2023-02-01 09:00:00.000' WHERE sales_order_id = 3`;

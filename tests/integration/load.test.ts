@@ -8,6 +8,7 @@ import { extractChangedRows } from '../../functions/extract/extract-changed-rows
 import { loadBatch, loadPendingBatches, type LoadDependencies } from '../../functions/load/load-batches';
 import { listMigrations, migrateWarehouse } from '../../functions/load/migrate';
 import { commitManifest, newAttemptId, readLatestManifest } from '../../functions/shared/batch-manifests';
+import { LOG_EVENTS } from '../../functions/shared/log-events';
 import { processedTableKey, type ProcessedManifest } from '../../functions/shared/processed-manifest';
 import { WAREHOUSE_TABLE_NAMES, WAREHOUSE_TABLES } from '../../functions/shared/warehouse-tables';
 import { transformPendingBatches, type TransformDependencies } from '../../functions/transform/transform-batches';
@@ -45,12 +46,12 @@ describe('load', () => {
     return (await readLatestManifest<ProcessedManifest>(s3, transformDeps.processedBucket))!;
   }
 
-  /** A processed batch 2 whose one sales order names staff 999: written by hand, as a broken transform would. */
-  async function commitBatchWithUnknownStaff(first: ProcessedManifest): Promise<void> {
+  /** A processed batch 2 whose `rows` sales orders (of batch 1's) name staff 999: written by hand, as a broken transform would. */
+  async function commitBatchWithUnknownStaff(first: ProcessedManifest, rows = 1): Promise<void> {
     const attemptId = newAttemptId();
     const key = processedTableKey('fact_sales_order', '0000000002', attemptId);
     const parquet = await readObject(s3, deps.processedBucket, first.tables.fact_sales_order!.key);
-    await s3.send(new PutObjectCommand({ Bucket: deps.processedBucket, Key: key, Body: await withStaff999(parquet, workRoot) }));
+    await s3.send(new PutObjectCommand({ Bucket: deps.processedBucket, Key: key, Body: await withStaff999(parquet, workRoot, rows) }));
     await commitManifest(s3, deps.processedBucket, {
       formatVersion: 1,
       batchId: '0000000002',
@@ -58,7 +59,7 @@ describe('load', () => {
       previousBatchId: '0000000001',
       lake: first.lake,
       transformedAt: new Date().toISOString(),
-      tables: { fact_sales_order: { key, rows: 1 } },
+      tables: { fact_sales_order: { key, rows } },
       state: first.state,
     } as ProcessedManifest);
   }
@@ -156,7 +157,7 @@ describe('load', () => {
     await prepareBatch();
     const second = await loadPendingBatches(deps);
     expect(second).toEqual({
-      latestBatchId: '0000000002',
+      upToBatchId: '0000000002',
       loadedBatchIds: ['0000000002'],
       rows: expect.objectContaining({ fact_sales_order: 1, dim_location: 1, dim_counterparty: 1 }),
     });
@@ -177,7 +178,7 @@ describe('load', () => {
     await loadPendingBatches(deps);
     const before = await warehouseState();
     expect(await loadBatch(deps, '0000000001')).toBeUndefined();
-    expect(await loadPendingBatches(deps)).toEqual({ latestBatchId: '0000000001', loadedBatchIds: [], rows: {} });
+    expect(await loadPendingBatches(deps)).toEqual({ upToBatchId: '0000000001', loadedBatchIds: [], rows: {} });
     expect(await warehouseState()).toEqual(before);
   });
 
@@ -237,21 +238,58 @@ describe('load', () => {
     expect(await warehouseState()).toEqual(before);
   });
 
+  const foreignKeys = () =>
+    warehouse.sql`SELECT conrelid::regclass::text AS t, conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE contype IN ('f', 'u') AND connamespace = current_schema()::regnamespace ORDER BY 1, 2`;
+
+  /** A Load log that keeps the strategy each table of each batch was loaded with (`<batchId> <table>`). */
+  function strategyLog(): { strategies: Map<string, unknown>; log: NonNullable<LoadDependencies['log']> } {
+    const strategies = new Map<string, unknown>();
+    return {
+      strategies,
+      log: (event, fields) => {
+        if (event === LOG_EVENTS.load.tableLoaded) strategies.set(`${fields.batchId} ${fields.table}`, fields.strategy);
+      },
+    };
+  }
+
   it('applies a bulk batch with its keys rebuilt: the same rows, every key back, a dangling key still refused', async () => {
-    const foreignKeys = () =>
-      warehouse.sql`SELECT conrelid::regclass::text AS t, conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE contype IN ('f', 'u') AND connamespace = current_schema()::regnamespace ORDER BY 1, 2`;
     await migrateWarehouse(warehouse.sql);
     const keysBefore = await foreignKeys();
     const first = await prepareBatch();
-    const bulk = await loadPendingBatches({ ...deps, bulkRows: 1 });
+    const { strategies, log } = strategyLog();
+    const bulk = await loadPendingBatches({ ...deps, bulkRows: 1, log });
     expect(bulk.rows).toMatchObject({ fact_sales_order: 33, fact_purchase_order: 50, fact_payment: 38 });
+    expect(new Set(strategies.values())).toEqual(new Set(['first-load']));
     expect(await foreignKeys()).toEqual(keysBefore);
     // Foreign keys: 9 on sales orders, 8 on purchase orders, 7 on payments (versions are by content: no unique version key).
     expect(keysBefore).toHaveLength(24);
 
-    await commitBatchWithUnknownStaff(first);
-    await expect(loadPendingBatches({ ...deps, bulkRows: 1 })).rejects.toMatchObject({ name: 'BadInputError' });
+    // Every sales order again, naming staff 999: large against the table, so applied in bulk, and refused by name.
+    await commitBatchWithUnknownStaff(first, 33);
+    await expect(loadPendingBatches({ ...deps, bulkRows: 1 })).rejects.toMatchObject({
+      name: 'BadInputError',
+      message: 'Batch 0000000002: fact_sales_order.sales_staff_id references dim_staff key 999, which the warehouse does not hold',
+    });
     expect(await foreignKeys()).toEqual(keysBefore);
+  });
+
+  it('appends a bulk batch of new versions as an incremental load would, with every key back', async () => {
+    await prepareBatch();
+    await loadPendingBatches(deps);
+    const keysBefore = await foreignKeys();
+    await totesys.sql`UPDATE sales_order SET units_sold = units_sold + 1, last_updated = '2023-06-01 12:00:00.123'`;
+    await prepareBatch();
+    const { strategies, log } = strategyLog();
+
+    const second = await loadPendingBatches({ ...deps, bulkRows: 1, log });
+    expect(strategies.get('0000000002 fact_sales_order')).toBe('bulk');
+    expect(second.rows).toMatchObject({ fact_sales_order: 33 });
+    expect(await foreignKeys()).toEqual(keysBefore);
+    const versions = await warehouse.sql`SELECT units_sold, last_updated_date::text FROM fact_sales_order WHERE sales_order_id = 2 ORDER BY sales_record_id`;
+    expect(versions).toEqual([
+      { units_sold: 42972, last_updated_date: '2022-11-03' },
+      { units_sold: 42973, last_updated_date: '2023-06-01' },
+    ]);
   });
 
   it('refuses a first load whose facts reference keys it does not hold, keeping every key of the empty tables', async () => {
@@ -301,13 +339,13 @@ describe('load', () => {
 });
 
 /** The first row of a fact_sales_order Parquet file, with its staff changed to 999. */
-async function withStaff999(parquet: Buffer, dir: string): Promise<Buffer> {
+async function withStaff999(parquet: Buffer, dir: string, rows: number): Promise<Buffer> {
   const input = path.join(dir, 'input.parquet');
   const output = path.join(dir, 'output.parquet');
   writeFileSync(input, parquet);
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
-  await connection.run(`COPY (SELECT * REPLACE (999 AS sales_staff_id) FROM read_parquet($1) LIMIT 1) TO $2 (FORMAT parquet)`, [input, output]);
+  await connection.run(`COPY (SELECT * REPLACE (999 AS sales_staff_id) FROM read_parquet($1) LIMIT $3) TO $2 (FORMAT parquet)`, [input, output, rows]);
   connection.closeSync();
   instance.closeSync();
   return readFileSync(output);

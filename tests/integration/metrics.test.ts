@@ -2,7 +2,8 @@ import type { Context } from 'aws-lambda';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { EXECUTION_ID_KEY, METRICS, METRICS_NAMESPACE, STEP_LOG_EVENTS, type PipelineMetric } from '../../functions/shared/metrics';
+import { LOG_EVENTS } from '../../functions/shared/log-events';
+import { EXECUTION_ID_KEY, METRICS, METRICS_NAMESPACE, type PipelineMetric } from '../../functions/shared/metrics';
 import { useTestDatabase } from '../support/database';
 import { seedSampleTotesys } from '../support/local-pipeline';
 import { freshBucket, useLocalS3 } from '../support/local-s3';
@@ -69,11 +70,17 @@ describe('the handlers’ logs and metrics', () => {
     jest.spyOn(process.stderr, 'write').mockImplementation(capture(stderr));
     const context = { functionName: `${DEPLOYMENT}-${name}`, awsRequestId: `request-${name}`, getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
     let outcome: { result?: unknown; error?: unknown };
+    let elapsedMs = 0;
     try {
       jest.resetModules();
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { handler } = require(`../../functions/${name}/handler`) as { handler: (event: unknown, context: Context) => Promise<unknown> };
-      outcome = { result: await handler(event, context) };
+      const started = performance.now();
+      try {
+        outcome = { result: await handler(event, context) };
+      } finally {
+        elapsedMs = performance.now() - started;
+      }
     } catch (error) {
       outcome = { error };
     } finally {
@@ -85,7 +92,7 @@ describe('the handlers’ logs and metrics', () => {
       .filter((line) => line.trim() !== '')
       .map((line) => JSON.parse(line) as Line);
     const emf = lines.filter((line): line is Emf => '_aws' in line);
-    return { ...outcome, logs: lines.filter((line) => !('_aws' in line)), emf, stderr: stderr.join('') };
+    return { ...outcome, elapsedMs, logs: lines.filter((line) => !('_aws' in line)), emf, stderr: stderr.join('') };
   }
 
   /** The values of a metric across the EMF lines, with the dimension values of each line. */
@@ -103,6 +110,14 @@ describe('the handlers’ logs and metrics', () => {
         .filter((p) => p.dimensions.Step === step)
         .map((p) => [p.dimensions.Table, p.value]),
     );
+
+  /** StepDuration: one point, the step's, no longer than the handler call took and not nothing. */
+  function expectDuration(output: Awaited<ReturnType<typeof invoke>>, step: string) {
+    const points = pointsOf(output.emf, METRICS.stepDuration);
+    expect(points.map((p) => p.dimensions)).toEqual([{ Deployment: DEPLOYMENT, Step: step }]);
+    expect(points[0]!.value).toBeGreaterThan(0);
+    expect(points[0]!.value).toBeLessThanOrEqual(output.elapsedMs);
+  }
 
   /** What holds for every invocation: one namespace, the defined dimensions only, the execution id on every line. */
   function expectWellFormed(output: Awaited<ReturnType<typeof invoke>>, executionId: string | undefined) {
@@ -137,42 +152,43 @@ describe('the handlers’ logs and metrics', () => {
     expectWellFormed(extract, EXECUTION);
     const extracted = extract.result as { batchId: string; rows: Record<string, number>; totalRows: number };
     expect(extracted).toMatchObject({ batchId: '0000000001', totalRows: 294 });
-    expect(extract.logs).toContainEqual(expect.objectContaining({ message: STEP_LOG_EVENTS.tableExtracted, step: 'extract', table: 'sales_order', rows: 33, executionId: EXECUTION }));
+    expect(extract.logs).toContainEqual(expect.objectContaining({ message: LOG_EVENTS.extract.tableExtracted, step: 'extract', table: 'sales_order', rows: 33, executionId: EXECUTION }));
     expect(rowsByTable(extract.emf, 'extract')).toEqual(extracted.rows);
     // The rows per table the log reports for every table, those with rows: the same counts as the metric.
     const logged = Object.fromEntries(
-      extract.logs.filter((l) => l.message === STEP_LOG_EVENTS.tableExtracted && (l.rows as number) > 0).map((l) => [l.table, l.rows]),
+      extract.logs.filter((l) => l.message === LOG_EVENTS.extract.tableExtracted && (l.rows as number) > 0).map((l) => [l.table, l.rows]),
     );
     expect(rowsByTable(extract.emf, 'extract')).toEqual(logged);
     expect(pointsOf(extract.emf, METRICS.batchRows)).toEqual([{ dimensions: { Deployment: DEPLOYMENT }, value: 294 }]);
     expect(pointsOf(extract.emf, METRICS.deletedRows)).toEqual([]);
-    expect(pointsOf(extract.emf, METRICS.stepDuration)).toEqual([{ dimensions: { Deployment: DEPLOYMENT, Step: 'extract' }, value: expect.any(Number) }]);
+    expectDuration(extract, 'extract');
 
-    const transform = await invoke('transform', { ...event, latestBatchId: extracted.batchId });
+    const transform = await invoke('transform', { ...event, upToBatchId: extracted.batchId });
     expect(transform.error).toBeUndefined();
     expectWellFormed(transform, EXECUTION);
     const transformed = transform.result as { rows: Record<string, number>; quarantine: { held: number } };
     expect(rowsByTable(transform.emf, 'transform')).toEqual(transformed.rows);
     expect(Object.keys(transformed.rows)).toContain('fact_sales_order');
     expect(pointsOf(transform.emf, METRICS.quarantinedRows)).toEqual([{ dimensions: { Deployment: DEPLOYMENT }, value: transformed.quarantine.held }]);
-    expect(pointsOf(transform.emf, METRICS.stepDuration)).toEqual([{ dimensions: { Deployment: DEPLOYMENT, Step: 'transform' }, value: expect.any(Number) }]);
+    expectDuration(transform, 'transform');
 
-    const load = await invoke('load', { ...event, latestBatchId: extracted.batchId });
+    const load = await invoke('load', { ...event, upToBatchId: extracted.batchId });
     expect(load.error).toBeUndefined();
     expectWellFormed(load, EXECUTION);
     const loaded = load.result as { rows: Record<string, number>; loadedBatchIds: string[] };
     expect(loaded.loadedBatchIds).toEqual(['0000000001']);
     expect(rowsByTable(load.emf, 'load')).toEqual(loaded.rows);
     // Freshness: the lag Load logged for the batch, as the metric (the sample's changes are from 2022–23: a large lag).
-    const batchLoaded = load.logs.find((l) => l.message === STEP_LOG_EVENTS.batchLoaded)!;
+    const batchLoaded = load.logs.find((l) => l.message === LOG_EVENTS.load.batchLoaded)!;
     expect(batchLoaded.changeLagSeconds).toBeGreaterThan(365 * 86_400);
     expect(pointsOf(load.emf, METRICS.changeLag)).toEqual([{ dimensions: { Deployment: DEPLOYMENT }, value: batchLoaded.changeLagSeconds }]);
+    expectDuration(load, 'load');
 
     const verify = await invoke('verify', event);
     expect(verify.error).toBeUndefined();
     expectWellFormed(verify, EXECUTION);
     expect(pointsOf(verify.emf, METRICS.mismatchedRows)).toEqual([{ dimensions: { Deployment: DEPLOYMENT }, value: 0 }]);
-    expect(pointsOf(verify.emf, METRICS.stepDuration)).toEqual([{ dimensions: { Deployment: DEPLOYMENT, Step: 'verify' }, value: expect.any(Number) }]);
+    expectDuration(verify, 'verify');
   });
 
   it('forget the execution id after the invocation: the next one, without an id, logs and publishes none', async () => {
@@ -204,7 +220,7 @@ describe('the handlers’ logs and metrics', () => {
 
   it('publish no duration for a failed invocation, so that the near-timeout alarm means a slow success', async () => {
     const failed = await invoke('extract', { executionId: EXECUTION }, { TOTESYS_DATABASE_URL: 'postgres://reader:s3cret@127.0.0.1:1/totesys' });
-    // (Which error, SourceUnavailableError, is extract-handler.test.ts's business.)
+    // (Which error, DatabaseUnavailableError, is extract-handler.test.ts's business.)
     expect(failed.error).toBeInstanceOf(Error);
     expect(failed.emf).toEqual([]);
     expect(failed.stderr).toBe('');

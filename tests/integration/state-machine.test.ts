@@ -2,10 +2,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Sql } from 'postgres';
-import { BadInputError, PipelineStateError, SchemaDriftError, SourceUnavailableError } from '../../functions/shared/errors';
-import { readExecutions, resumeInput, runLocalExecution, type ExecutionRecord, type ProgressEvent, type StepHandler } from '../../scripts/local/execution';
+import { BadInputError, PipelineStateError, SchemaDriftError, DatabaseUnavailableError } from '../../functions/shared/errors';
+import { readExecutions, rerunInputFromRecord, runLocalExecution, type ExecutionRecord, type ProgressEvent, type StepHandler } from '../../scripts/local/execution';
 import { LOCAL_ARNS, localDefinition } from '../../state-machine/local-definition';
-import { OVERLAP_ERROR, SCHEDULED_INPUT, STEP_STATE, type PipelineStep } from '../../state-machine/definition';
+import { OVERLAP_ERROR, STEP_STATE } from '../../state-machine/definition';
+import { SCHEDULED_INPUT, type PipelineStep } from '../../functions/shared/step-contract';
 import { useTestDatabase } from '../support/database';
 import {
 
@@ -117,14 +118,14 @@ describe('the pipeline state machine, run locally over the real steps', () => {
     expect(record.status).toBe('SUCCEEDED');
     expect(callCounts(steps)).toEqual({ extract: 1, transform: 1, load: 1 });
     expect(record.output).toMatchObject({
-      extract: { batchId: BATCH_1, latestBatchId: BATCH_1, totalRows: 294, rows: expect.objectContaining({ sales_order: SAMPLE_SALES_ORDERS }) },
-      transform: { latestBatchId: BATCH_1, transformedBatchIds: [BATCH_1], rows: expect.objectContaining({ fact_sales_order: SAMPLE_SALES_ORDERS }) },
-      load: { latestBatchId: BATCH_1, loadedBatchIds: [BATCH_1], rows: expect.objectContaining({ fact_sales_order: SAMPLE_SALES_ORDERS }) },
+      extract: { batchId: BATCH_1, upToBatchId: BATCH_1, totalRows: 294, rows: expect.objectContaining({ sales_order: SAMPLE_SALES_ORDERS }) },
+      transform: { upToBatchId: BATCH_1, transformedBatchIds: [BATCH_1], rows: expect.objectContaining({ fact_sales_order: SAMPLE_SALES_ORDERS }) },
+      load: { upToBatchId: BATCH_1, loadedBatchIds: [BATCH_1], rows: expect.objectContaining({ fact_sales_order: SAMPLE_SALES_ORDERS }) },
     });
     // Each step is handed what the previous one produced, and the execution's id.
     expect(steps.extract.payloads).toEqual([{ executionId: record.executionArn }]);
-    expect(steps.transform.payloads).toEqual([{ executionId: record.executionArn, latestBatchId: BATCH_1 }]);
-    expect(steps.load.payloads).toEqual([{ executionId: record.executionArn, latestBatchId: BATCH_1 }]);
+    expect(steps.transform.payloads).toEqual([{ executionId: record.executionArn, upToBatchId: BATCH_1 }]);
+    expect(steps.load.payloads).toEqual([{ executionId: record.executionArn, upToBatchId: BATCH_1 }]);
 
     expect(await countRows(warehouse.sql, 'fact_sales_order')).toBe(SAMPLE_SALES_ORDERS);
     expect(record.alerts).toEqual([]);
@@ -135,8 +136,8 @@ describe('the pipeline state machine, run locally over the real steps', () => {
   });
 
   it.each([
-    ['extract', 'SourceUnavailableError'],
-    ['load', 'SourceUnavailableError'],
+    ['extract', 'DatabaseUnavailableError'],
+    ['load', 'DatabaseUnavailableError'],
     ['transform', 'BatchConflictError'],
   ] as const)(
     'retries %s after a retryable %s twice and succeeds on the third attempt, with no alert',
@@ -163,7 +164,7 @@ describe('the pipeline state machine, run locally over the real steps', () => {
       ]);
       expect(record.alerts).toEqual([]);
       expect(readNotifications(local.home)).toEqual([]);
-      expect(record.output).toMatchObject({ load: { latestBatchId: BATCH_1, loadedBatchIds: [BATCH_1] } });
+      expect(record.output).toMatchObject({ load: { upToBatchId: BATCH_1, loadedBatchIds: [BATCH_1] } });
       expect(await countRows(warehouse.sql, 'fact_sales_order')).toBe(SAMPLE_SALES_ORDERS);
     },
   );
@@ -211,11 +212,11 @@ describe('the pipeline state machine, run locally over the real steps', () => {
     expect(alert!.message).toContain('failed at step Transform');
     expect(alert!.message).toContain('Error: BadInputError');
     expect(alert!.message).toContain(`Cause: ${message}`);
-    expect(alert!.message).toContain('{"resumeFrom":"transform","batchId":"0000000001"}');
+    expect(alert!.message).toContain('{"resumeFrom":"transform","upToBatchId":"0000000001"}');
     // The same alert, once, in the local SNS stand-in's log.
     expect(readNotifications(local.home)).toEqual([{ at: expect.any(String), execution: record.name, subject: alert!.subject, message: alert!.message }]);
     // The re-run input the alert gives is the one the local runner derives from the record.
-    expect(resumeInput(record, 'transform')).toEqual({ resumeFrom: 'transform', batchId: BATCH_1 });
+    expect(rerunInputFromRecord(record, 'transform')).toEqual({ resumeFrom: 'transform', upToBatchId: BATCH_1 });
     expect(await hasWarehouseTables(warehouse.sql)).toBe(false);
   });
 
@@ -223,7 +224,7 @@ describe('the pipeline state machine, run locally over the real steps', () => {
     const local = await startPipeline();
     const steps = countedHandlers(local, {
       load: async (call) => {
-        throw new SourceUnavailableError(`Warehouse database at 127.0.0.1:1/warehouse is unreachable (attempt ${call})`);
+        throw new DatabaseUnavailableError(`Warehouse database at 127.0.0.1:1/warehouse is unreachable (attempt ${call})`);
       },
     });
 
@@ -231,15 +232,15 @@ describe('the pipeline state machine, run locally over the real steps', () => {
 
     expect(record.status).toBe('FAILED');
     expect(callCounts(steps)).toEqual({ extract: 1, transform: 1, load: 4 });
-    expect(record.error).toEqual({ name: 'SourceUnavailableError', message: 'Warehouse database at 127.0.0.1:1/warehouse is unreachable (attempt 4)' });
+    expect(record.error).toEqual({ name: 'DatabaseUnavailableError', message: 'Warehouse database at 127.0.0.1:1/warehouse is unreachable (attempt 4)' });
     expect(record.alerts).toHaveLength(1);
     const [alert] = record.alerts;
     expect(alert!.subject).toBe('ToteSys pipeline failed at Load');
     expect(alert!.message).toContain(record.executionArn);
     expect(alert!.message).toContain('failed at step Load');
-    expect(alert!.message).toContain('Error: SourceUnavailableError');
+    expect(alert!.message).toContain('Error: DatabaseUnavailableError');
     expect(alert!.message).toContain('Cause: Warehouse database at 127.0.0.1:1/warehouse is unreachable (attempt 4)');
-    expect(alert!.message).toContain('{"resumeFrom":"load","batchId":"0000000001"}');
+    expect(alert!.message).toContain('{"resumeFrom":"load","upToBatchId":"0000000001"}');
     expect(readNotifications(local.home)).toHaveLength(1);
   });
 
@@ -293,7 +294,7 @@ describe('the pipeline state machine, run locally over the real steps', () => {
     const next = await runLocalExecution({ home: local.home, handlers: handlersOf(later), retryIntervalMs: 1, name: 'third' });
     expect(next.status).toBe('SUCCEEDED');
     expect(callCounts(later)).toEqual({ extract: 1, transform: 1, load: 1 });
-    expect(next.output).toMatchObject({ extract: { batchId: null, latestBatchId: BATCH_1 }, load: { loadedBatchIds: [], latestBatchId: BATCH_1 } });
+    expect(next.output).toMatchObject({ extract: { batchId: null, upToBatchId: BATCH_1 }, load: { loadedBatchIds: [], upToBatchId: BATCH_1 } });
   });
 
   it('fails an execution whose resumeFrom is not a step with the error InvalidInput, calling no step', async () => {
@@ -366,8 +367,8 @@ describe('the pipeline state machine, run locally over the real steps', () => {
         expect(failing[step].calls()).toBe(1);
         expect(failed.alerts.map((alert) => alert.subject)).toEqual([`ToteSys pipeline failed at ${STEP_STATE[step]}`]);
 
-        const input = resumeInput(failed, step);
-        expect(input).toEqual(step === 'extract' ? { resumeFrom: 'extract' } : { resumeFrom: step, batchId: BATCH_1 });
+        const input = rerunInputFromRecord(failed, step);
+        expect(input).toEqual(step === 'extract' ? { resumeFrom: 'extract' } : { resumeFrom: step, upToBatchId: BATCH_1 });
         // The alert gives the operator the same input.
         expect(failed.alerts[0]!.message).toContain(JSON.stringify(input));
 
@@ -379,8 +380,8 @@ describe('the pipeline state machine, run locally over the real steps', () => {
         expect(record.alerts).toEqual([]);
         // The re-run starts at the failed step, handed the batch the failed run had reached.
         expect(callCounts(rerun)).toEqual({ extract: step === 'extract' ? 1 : 0, transform: step === 'load' ? 0 : 1, load: 1 });
-        if (step !== 'extract') expect(rerun[step].payloads).toEqual([{ executionId: record.executionArn, latestBatchId: BATCH_1 }]);
-        expect(record.output).toMatchObject({ load: { latestBatchId: BATCH_1 } });
+        if (step !== 'extract') expect(rerun[step].payloads).toEqual([{ executionId: record.executionArn, upToBatchId: BATCH_1 }]);
+        expect(record.output).toMatchObject({ load: { upToBatchId: BATCH_1 } });
 
         expect(await dumpWarehouseContent(warehouse.sql)).toEqual(reference);
       },
@@ -459,20 +460,20 @@ describe('the verification execution, run locally', () => {
   it('retries a transient error in Verify exactly MaxAttempts (3) more times, then alerts once with {"verify":true} as the re-run input', async () => {
     const message = 'ToteSys database at 127.0.0.1:1/totesys is unreachable';
     const verify = counted(async () => {
-      throw new SourceUnavailableError(message);
+      throw new DatabaseUnavailableError(message);
     });
 
     const record = await run(noSteps(), verify);
 
     expect(record.status).toBe('FAILED');
     expect(verify.calls()).toBe(4);
-    expect(record.error).toEqual({ name: 'SourceUnavailableError', message });
+    expect(record.error).toEqual({ name: 'DatabaseUnavailableError', message });
     expect(record.alerts).toHaveLength(1);
     const [alert] = record.alerts;
     expect(alert!.subject).toBe('ToteSys pipeline failed at Verify');
     expect(alert!.message).toContain(record.executionArn);
     expect(alert!.message).toContain('failed at step Verify');
-    expect(alert!.message).toContain(`Error: SourceUnavailableError. Cause: ${message}`);
+    expect(alert!.message).toContain(`Error: DatabaseUnavailableError. Cause: ${message}`);
     expect(alert!.message).toContain('this input: {"verify":true}');
     expect(readNotifications(home)).toEqual([{ at: expect.any(String), execution: record.name, subject: alert!.subject, message: alert!.message }]);
   });
@@ -507,10 +508,10 @@ describe('the verification execution, run locally', () => {
       extract: counted(async () => {
         extractStarted.resolve();
         await release.promise;
-        return { batchId: null, latestBatchId: BATCH_1, totalRows: 0, rows: {} };
+        return { batchId: null, upToBatchId: BATCH_1, totalRows: 0, rows: {} };
       }),
-      transform: counted(async () => ({ latestBatchId: BATCH_1, transformedBatchIds: [], rows: {}, quarantine: NOTHING_HELD })),
-      load: counted(async () => ({ latestBatchId: BATCH_1, loadedBatchIds: [], rows: {} })),
+      transform: counted(async () => ({ upToBatchId: BATCH_1, transformedBatchIds: [], rows: {}, quarantine: NOTHING_HELD })),
+      load: counted(async () => ({ upToBatchId: BATCH_1, loadedBatchIds: [], rows: {} })),
     };
     const pipelineRun = run(pipelineSteps, counted(async () => result(0)), { name: 'pipeline', input: {} });
     try {
@@ -550,9 +551,9 @@ describe('the verification execution, run locally', () => {
 
   it('treats any input but {"verify": true} as a pipeline run', async () => {
     const steps = {
-      extract: counted(async () => ({ batchId: null, latestBatchId: null, totalRows: 0, rows: {} })),
-      transform: counted(async () => ({ latestBatchId: null, transformedBatchIds: [], rows: {}, quarantine: NOTHING_HELD })),
-      load: counted(async () => ({ latestBatchId: null, loadedBatchIds: [], rows: {} })),
+      extract: counted(async () => ({ batchId: null, upToBatchId: null, totalRows: 0, rows: {} })),
+      transform: counted(async () => ({ upToBatchId: null, transformedBatchIds: [], rows: {}, quarantine: NOTHING_HELD })),
+      load: counted(async () => ({ upToBatchId: null, loadedBatchIds: [], rows: {} })),
     };
     const verify = counted(async () => result(0));
     for (const input of [{ verify: false }, { verify: 'true' }, {}]) {
@@ -577,11 +578,11 @@ describe('the overlap guard, run locally', () => {
   });
   afterEach(() => rmSync(home, { recursive: true, force: true }));
 
-  const EMPTY_RUN = { batchId: null, latestBatchId: BATCH_1, totalRows: 0, rows: {} };
+  const EMPTY_RUN = { batchId: null, upToBatchId: BATCH_1, totalRows: 0, rows: {} };
   const steps = (extract: () => Promise<unknown> = async () => EMPTY_RUN) => ({
     extract: counted(extract),
-    transform: counted(async () => ({ latestBatchId: BATCH_1, transformedBatchIds: [], rows: {}, quarantine: NOTHING_HELD })),
-    load: counted(async () => ({ latestBatchId: BATCH_1, loadedBatchIds: [], rows: {} })),
+    transform: counted(async () => ({ upToBatchId: BATCH_1, transformedBatchIds: [], rows: {}, quarantine: NOTHING_HELD })),
+    load: counted(async () => ({ upToBatchId: BATCH_1, loadedBatchIds: [], rows: {} })),
   });
   type Steps = ReturnType<typeof steps>;
   const calls = (s: Steps) => ({ extract: s.extract.calls(), transform: s.transform.calls(), load: s.load.calls() });
@@ -625,7 +626,7 @@ describe('the overlap guard, run locally', () => {
     const first = await holdingRun('first');
     try {
       const rerun = steps();
-      const input = { resumeFrom: 'load', batchId: BATCH_1 };
+      const input = { resumeFrom: 'load', upToBatchId: BATCH_1 };
       const record = await run(rerun, { name: 'rerun', input, definition: localDefinition({ overlap: { pollSeconds: 10, maxWaitSeconds: 30 } }) });
 
       expect(record.status).toBe('FAILED');

@@ -4,17 +4,17 @@ import type { Sql } from 'postgres';
 import { applyActivity, WRITE_KINDS, type ActivitySummary } from '../../scripts/totesys/activity';
 import { seedTotesys } from '../../scripts/totesys/generate';
 import { loadSample } from '../../scripts/totesys/sample';
-import { TOTESYS_TABLES } from '../../functions/shared/totesys-tables';
-import { TOTESYS_TABLES_IN_INSERT_ORDER, createTotesysSchema, type TotesysTable } from '../../scripts/totesys/schema';
+import { TOTESYS_TABLES, TOTESYS_TABLE_NAMES, type TotesysTableName } from '../../functions/shared/totesys-tables';
+import { createTotesysSchema } from '../../scripts/totesys/schema';
 import { formatTimestamp } from '../../scripts/totesys/timestamp';
 import { useTestDatabase } from '../support/database';
 
 const SAMPLE_DIR = path.join(__dirname, '../fixtures/totesys-sample');
 const FOREIGN_KEYS_IN_SCHEMA = 17;
 
-async function rowCounts(sql: Sql): Promise<Record<TotesysTable, number>> {
-  const counts = {} as Record<TotesysTable, number>;
-  for (const table of TOTESYS_TABLES_IN_INSERT_ORDER) {
+async function rowCounts(sql: Sql): Promise<Record<TotesysTableName, number>> {
+  const counts = {} as Record<TotesysTableName, number>;
+  for (const table of TOTESYS_TABLE_NAMES) {
     const [row] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM ${sql(table)}`;
     counts[table] = row!.n;
   }
@@ -22,9 +22,9 @@ async function rowCounts(sql: Sql): Promise<Record<TotesysTable, number>> {
 }
 
 /** A digest of every table's full contents, in id order. */
-async function contentDigests(sql: Sql): Promise<Record<TotesysTable, string>> {
-  const digests = {} as Record<TotesysTable, string>;
-  for (const table of TOTESYS_TABLES_IN_INSERT_ORDER) {
+async function contentDigests(sql: Sql): Promise<Record<TotesysTableName, string>> {
+  const digests = {} as Record<TotesysTableName, string>;
+  for (const table of TOTESYS_TABLE_NAMES) {
     const [row] = await sql<{ digest: string }[]>`
       SELECT md5(string_agg(t::text, '' ORDER BY ${sql(TOTESYS_TABLES[table].primaryKey)})) AS digest FROM ${sql(table)} t`;
     digests[table] = row!.digest;
@@ -32,9 +32,9 @@ async function contentDigests(sql: Sql): Promise<Record<TotesysTable, string>> {
   return digests;
 }
 
-async function maxIds(sql: Sql): Promise<Record<TotesysTable, number>> {
-  const ids = {} as Record<TotesysTable, number>;
-  for (const table of TOTESYS_TABLES_IN_INSERT_ORDER) {
+async function maxIds(sql: Sql): Promise<Record<TotesysTableName, number>> {
+  const ids = {} as Record<TotesysTableName, number>;
+  for (const table of TOTESYS_TABLE_NAMES) {
     const key = TOTESYS_TABLES[table].primaryKey;
     const [row] = await sql<{ max: number }[]>`SELECT coalesce(max(${sql(key)}), 0)::int AS max FROM ${sql(table)}`;
     ids[table] = row!.max;
@@ -82,7 +82,7 @@ async function consistencyBreaches(sql: Sql): Promise<Record<string, unknown[]>>
     'order referencing a design made after it': await ids(sql`
       SELECT s.sales_order_id AS id FROM sales_order s JOIN design d USING (design_id) WHERE d.created_at > s.created_at`),
   };
-  for (const table of TOTESYS_TABLES_IN_INSERT_ORDER) {
+  for (const table of TOTESYS_TABLE_NAMES) {
     breaches[`${table} updated before it was created`] = await ids(sql`
       SELECT ${sql(TOTESYS_TABLES[table].primaryKey)} AS id FROM ${sql(table)} WHERE last_updated < created_at`);
   }
@@ -164,7 +164,7 @@ describe('seeding ToteSys at a small scale', () => {
 
   it('points every sequence past the loaded ids, so the application’s next insert fits', async () => {
     const max = await maxIds(first.sql);
-    for (const table of TOTESYS_TABLES_IN_INSERT_ORDER) {
+    for (const table of TOTESYS_TABLE_NAMES) {
       const [row] = await first.sql<{ next: number }[]>`
         SELECT nextval(pg_get_serial_sequence(${`"${table}"`}, ${TOTESYS_TABLES[table].primaryKey}))::int AS next`;
       expect({ table, next: row!.next }).toEqual({ table, next: max[table] + 1 });
@@ -191,7 +191,7 @@ describe('seeding ToteSys at scale 1', () => {
     const about = (expected: number) => [Math.floor(expected * 0.9), Math.ceil(expected * 1.1)];
     for (const [table, expected] of Object.entries({ design: 500, sales_order: 13_000, purchase_order: 5_000, transaction: 18_000, payment: 18_000 })) {
       const [low, high] = about(expected);
-      expect({ table, inRange: counts[table as TotesysTable] >= low! && counts[table as TotesysTable] <= high! }).toEqual({ table, inRange: true });
+      expect({ table, inRange: counts[table as TotesysTableName] >= low! && counts[table as TotesysTableName] <= high! }).toEqual({ table, inRange: true });
     }
   });
 
@@ -261,7 +261,7 @@ describe('seeding ToteSys at scale 1', () => {
 describe('ToteSys activity', () => {
   const db = busy;
   const writes = 400;
-  let before: Record<TotesysTable, number>;
+  let before: Record<TotesysTableName, number>;
   let start: string;
   let end: string;
   let summary: ActivitySummary;
@@ -274,7 +274,7 @@ describe('ToteSys activity', () => {
   });
 
   it('changes exactly the rows its summary reports, each stamped with the application’s clock', async () => {
-    for (const table of TOTESYS_TABLES_IN_INSERT_ORDER) {
+    for (const table of TOTESYS_TABLE_NAMES) {
       const key = TOTESYS_TABLES[table].primaryKey;
       const [row] = await db.sql<{ changed: number; created: number; new_ids: number; outside: number }[]>`
         SELECT count(*) FILTER (WHERE last_updated >= ${start})::int AS changed,
@@ -329,7 +329,7 @@ describe('ToteSys activity', () => {
 
 describe('the ToteSys sample', () => {
   const db = useTestDatabase('seed_sample');
-  const fixtureRows = (table: TotesysTable) =>
+  const fixtureRows = (table: TotesysTableName) =>
     readFileSync(path.join(SAMPLE_DIR, `${table}.jsonl`), 'utf-8')
       .split('\n')
       .filter((line) => line.trim() !== '').length;
@@ -340,7 +340,7 @@ describe('the ToteSys sample', () => {
 
   it('loads with the row counts of the fixture files', async () => {
     const loaded = await loadSample(db.sql, SAMPLE_DIR);
-    const expected = Object.fromEntries(TOTESYS_TABLES_IN_INSERT_ORDER.map((table) => [table, fixtureRows(table)]));
+    const expected = Object.fromEntries(TOTESYS_TABLE_NAMES.map((table) => [table, fixtureRows(table)]));
     expect(loaded).toEqual(expected);
     expect(await rowCounts(db.sql)).toEqual(expected);
     const [kept] = await db.sql`SELECT last_updated::text AS stamp, payment_amount::text AS amount FROM payment WHERE payment_id = 2`;
@@ -351,7 +351,7 @@ describe('the ToteSys sample', () => {
     const before = await rowCounts(db.sql);
     const summary = await applyActivity(db.sql, { writes: 60, seed: 1 });
     const after = await rowCounts(db.sql);
-    for (const table of TOTESYS_TABLES_IN_INSERT_ORDER) expect({ table, rows: after[table] }).toEqual({ table, rows: before[table] + summary.inserted[table] });
+    for (const table of TOTESYS_TABLE_NAMES) expect({ table, rows: after[table] }).toEqual({ table, rows: before[table] + summary.inserted[table] });
     expect(summary.inserted.sales_order).toBeGreaterThan(0);
   });
 });

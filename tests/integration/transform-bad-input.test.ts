@@ -24,8 +24,9 @@
  * (552548.62), the form Extract writes, so the valid batch holds both. Each test corrupts one
  * thing, and its expected line and field are the ones it corrupted, written out by hand.
  *
- * Tests marked `it.failing` state the policy where Transform does not keep it yet (a code bug,
- * explained next to each): when the bug is fixed, Jest reports them, and `.failing` comes off.
+ * The rules are SQL (functions/transform/models/macros/row_rules.sql), run by the staging models
+ * both to check a batch and, when a row breaks one, to name its line and field: a value the
+ * check rejects is always named, whatever DuckDB's own casts would make of it.
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
@@ -198,11 +199,11 @@ describe('transform of bad input', () => {
   it('transforms a valid batch and commits its processed manifest (the control)', async () => {
     const result = await transformPendingBatches(deps());
 
-    expect(result.latestBatchId).toBeNull(); // no ingestion batch yet: nothing to do
+    expect(result.upToBatchId).toBeNull(); // no ingestion batch yet: nothing to do
     await writeIngestionBatch(s3, ingestion, BATCH_1, sampleBatch());
     const done = await transformPendingBatches(deps());
 
-    expect(done.latestBatchId).toBe(BATCH_1);
+    expect(done.upToBatchId).toBe(BATCH_1);
     expect(done.transformedBatchIds).toEqual([BATCH_1]);
     expect(done.rows.fact_sales_order).toBe(33);
     expect(done.rows.fact_payment).toBe(38);
@@ -267,35 +268,36 @@ describe('transform of bad input', () => {
       expectBadInput(error, { table: 'sales_order', object: object(keys.sales_order), line: 9, field: 'created_at' });
     });
 
-    // CODE BUG (see functions/transform/stage-batch.ts, stageIngestedBatch): DuckDB's read_json
-    // casts the JSON string "yes" to BOOLEAN true without complaint (also "t", "true", 1, 0), and
-    // the batch's rules (source-columns.ts rowRules) do not check types, so the line is never
-    // diagnosed: the batch is committed with paid = true. diagnose-jsonl.ts lineProblem would
-    // reject it ("yes" is not true or false), but it only runs after DuckDB has failed.
+    // DuckDB's own cast would make the JSON string "yes" the BOOLEAN true (and "t", 1, 0 too):
+    // values are read as text and checked against the type's pattern before any cast.
     it('a boolean that is a word (payment paid "yes")', async () => {
       const bad = withRow(sampleBatch(), 'payment', 7, (row) => (row.paid = 'yes'));
       const { error, keys } = await failsAsBatch1(bad);
       expectBadInput(error, { table: 'payment', object: object(keys.payment), line: 7, field: 'paid' });
     });
 
-    // CODE BUG, same cause: read_json rounds the JSON number 3.5 to the INTEGER 4 without
-    // complaint, so the batch is committed with units_sold = 4 (lineProblem would reject it).
+    // Likewise DuckDB's cast would round the JSON number 3.5 to the INTEGER 4.
     it('an integer with a fraction (sales_order units_sold 3.5)', async () => {
       const bad = withRow(sampleBatch(), 'sales_order', 4, (row) => (row.units_sold = 3.5));
       const { error, keys } = await failsAsBatch1(bad);
       expectBadInput(error, { table: 'sales_order', object: object(keys.sales_order), line: 4, field: 'units_sold' });
     });
 
-    // CODE BUG (functions/transform/diagnose-jsonl.ts, valueProblem, the timestamp case): DuckDB
-    // rejects the impossible day, but the diagnosis accepts it (V8's Date.parse rolls
-    // 2022-02-30 over to 2 March), finds no bad line, and stage-batch.ts badInput falls back to
-    // DuckDB's own message: it names no field, names the wrong line ("in line 1": DuckDB counts
-    // within its read buffer) and the session's local temp path. The batch does fail and commit
-    // nothing; only the message breaks the policy.
+    // A timestamp must be a real calendar day: JavaScript's Date.parse would roll 2022-02-30 over
+    // to 2 March, which is why the rules are SQL alone.
     it('a timestamp with an impossible day (sales_order created_at "2022-02-30T10:00:00.000")', async () => {
       const bad = withRow(sampleBatch(), 'sales_order', 4, (row) => (row.created_at = '2022-02-30T10:00:00.000'));
       const { error, keys } = await failsAsBatch1(bad);
       expectBadInput(error, { table: 'sales_order', object: object(keys.sales_order), line: 4, field: 'created_at' });
+    });
+
+    // read_json gives the JSON number 1e3 as the text "1000.0", which the integer rule rejects;
+    // the same rule, run over the object's numbered lines, names the line.
+    it('an integer written with an exponent (sales_order units_sold 1e3)', async () => {
+      const bad = withLineText(sampleBatch(), 'sales_order', 6, (line) => line.replace(/"units_sold": ?\d+/, '"units_sold": 1e3'));
+      const { error, keys } = await failsAsBatch1(bad);
+      expectBadInput(error, { table: 'sales_order', object: object(keys.sales_order), line: 6, field: 'units_sold' });
+      expect(error.message).toContain('1000.0 is not an integer');
     });
   });
 
@@ -382,7 +384,7 @@ describe('transform of bad input', () => {
     await expectCommitted([MANIFEST_1], BATCH_1);
 
     // Up to batch 1 there is nothing left to do; the bad batch 2 is not touched.
-    expect(await transformPendingBatches(deps(), BATCH_1)).toEqual({ latestBatchId: BATCH_1, transformedBatchIds: [], rows: {}, quarantine: NOTHING_HELD });
+    expect(await transformPendingBatches(deps(), BATCH_1)).toEqual({ upToBatchId: BATCH_1, transformedBatchIds: [], rows: {}, quarantine: NOTHING_HELD });
     // Every further run stops at batch 2 the same way, and batch 1 is never redone.
     const again = await failureOf(transformPendingBatches(deps()));
     expect(again.message).toBe(error.message);
@@ -392,7 +394,7 @@ describe('transform of bad input', () => {
     await writeIngestionBatch(s3, fixed, BATCH_1, base);
     await writeIngestionBatch(s3, fixed, BATCH_2, { sales_order: [update(1, 100), update(2, 200)] });
     const result = await transformPendingBatches(deps({ ingestionBucket: fixed }));
-    expect(result).toEqual({ latestBatchId: BATCH_2, transformedBatchIds: [BATCH_2], rows: { fact_sales_order: 2 }, quarantine: NOTHING_HELD });
+    expect(result).toEqual({ upToBatchId: BATCH_2, transformedBatchIds: [BATCH_2], rows: { fact_sales_order: 2 }, quarantine: NOTHING_HELD });
     await expectCommitted([MANIFEST_2, MANIFEST_1], BATCH_2);
     const manifest = (await readLatestManifest<ProcessedManifest>(s3, processed))!;
     const sales = await readParquetRows(s3, processed, manifest.tables.fact_sales_order!.key, 'sales_order_id');
@@ -438,13 +440,10 @@ describe('transform of bad input', () => {
         })
         .filter((target) => target.startsWith(`${root}/`));
 
-    // CODE BUG (functions/transform/diagnose-jsonl.ts, findFirstBadLine): on finding the bad line it
-    // calls `lines.close()`, which closes the readline interface but neither the gunzip stream nor
-    // the file's read stream. When the object is larger than one read (64 KiB compressed) the file
-    // stays open after withDuckDb has removed it: the folder looks empty, but the deleted file's
-    // space in a warm Lambda's /tmp (and a descriptor) is kept until the process ends, for every
-    // failed batch. Fix: keep the ReadStream and destroy it (and the gunzip) in a `finally`, or use
-    // `stream.pipeline` with an AbortController.
+    // Naming the bad line reads the object line by line and may stop early. A reader that closed
+    // only its readline interface would leave the gunzip stream and the file open once the object
+    // is larger than one read (64 KiB compressed): the folder would look empty, but a warm
+    // Lambda's /tmp would keep the deleted file's space (and a descriptor) for every failed batch.
     (existsSync('/proc/self/fd') ? it : it.skip)('keeps no file of it open after a failed transform of a large object', async () => {
       // The bad line first, then ~300 KiB of incompressible lines after it.
       const bad = withRow(sampleBatch(), 'sales_order', 2, (row) => (row.units_sold = 'many'));

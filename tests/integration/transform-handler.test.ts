@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { extractChangedRows } from '../../functions/extract/extract-changed-rows';
 import { LOCAL_DEPLOYMENT } from '../../functions/shared/metrics';
-import type { TransformResult } from '../../functions/transform/transform-batches';
+import type { TransformOutput } from '../../functions/shared/step-contract';
 import { useTestDatabase } from '../support/database';
 import { seedSampleTotesys } from '../support/local-pipeline';
 import { freshBucket, useLocalS3 } from '../support/local-s3';
@@ -40,7 +40,7 @@ describe('the transform Lambda handler', () => {
     rmSync(workRoot, { recursive: true, force: true });
   });
 
-  async function invoke(env: Record<string, string>, input: Record<string, unknown> = {}): Promise<TransformResult> {
+  async function invoke(env: Record<string, string>, input: Record<string, unknown> = {}): Promise<TransformOutput> {
     // As in AWS: metrics on (the local runner switches them off; see the last test).
     delete process.env.POWERTOOLS_METRICS_DISABLED;
     Object.assign(process.env, lake.env(), { POWERTOOLS_LOG_LEVEL: 'SILENT', TRANSFORM_THREADS: '2', TRANSFORM_MEMORY_LIMIT_MB: '256', TRANSFORM_WORK_DIR: workRoot }, env);
@@ -72,7 +72,7 @@ describe('the transform Lambda handler', () => {
     const s3 = lake.client();
     const result = await invoke({ INGESTION_BUCKET: await freshBucket(s3, 'ingestion'), PROCESSED_BUCKET: await freshBucket(s3, 'processed') });
 
-    expect(result).toMatchObject({ latestBatchId: null, transformedBatchIds: [], quarantine: { held: 0, added: 0, released: 0, closed: 0, rows: [] } });
+    expect(result).toMatchObject({ upToBatchId: null, transformedBatchIds: [], quarantine: { held: 0, added: 0, released: 0, closed: 0, rows: [] } });
     expect(quarantineLines()).toEqual([quarantinedRows(0)]);
   });
 

@@ -275,7 +275,7 @@ describe('transform', () => {
     const first = await runBatch();
     const keysBefore = await listKeys(s3, deps.processedBucket);
     const again = await transformPendingBatches(deps, first.batchId);
-    expect(again).toEqual({ latestBatchId: first.batchId, transformedBatchIds: [], rows: {}, quarantine: NOTHING_HELD });
+    expect(again).toEqual({ upToBatchId: first.batchId, transformedBatchIds: [], rows: {}, quarantine: NOTHING_HELD });
     expect(await transformBatch(deps, first.batchId, undefined)).toEqual(first);
     expect(await listKeys(s3, deps.processedBucket)).toEqual(keysBefore);
   });
@@ -286,7 +286,7 @@ describe('transform', () => {
     await extractChangedRows({ totesys: db.sql, s3, ingestionBucket: deps.ingestionBucket });
     const result = await transformPendingBatches(deps);
     expect(result.transformedBatchIds).toEqual(['0000000001', '0000000002']);
-    expect(result.latestBatchId).toBe('0000000002');
+    expect(result.upToBatchId).toBe('0000000002');
     expect(result.rows.fact_sales_order).toBe(34);
     expect(readdirSync(workRoot)).toEqual([]);
   });

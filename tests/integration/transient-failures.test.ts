@@ -191,7 +191,7 @@ describe('transient database failures', () => {
     const env = { TOTESYS_DATABASE_URL: readerUrl, INGESTION_BUCKET: bucket };
     const failure = await failureWhenTerminated(totesys, 'COPY (%', () => invoke('extract', env));
 
-    expect(failure).toMatchObject({ name: 'SourceUnavailableError' });
+    expect(failure).toMatchObject({ name: 'DatabaseUnavailableError' });
     expect((failure as Error).message).toMatch(new RegExp(`^ToteSys database at ${where(totesys.url)} dropped the connection`));
     expect((failure as Error).message).not.toContain(readerPassword);
     // Nothing committed: no manifest, so the retry extracts the same batch again.
@@ -223,7 +223,7 @@ describe('transient database failures', () => {
       withDatabase('Warehouse', { url: warehouse.url }, noSecrets, (sql) => loadPendingBatches({ warehouse: sql, s3, processedBucket, duckdb, bulkRows: 1 }));
     const failure = await failureWhenTerminated(warehouse, 'COPY fact_sales_order %', () => load());
 
-    expect(failure).toMatchObject({ name: 'SourceUnavailableError' });
+    expect(failure).toMatchObject({ name: 'DatabaseUnavailableError' });
     expect((failure as Error).message).toMatch(new RegExp(`^Warehouse database at ${where(warehouse.url)} dropped the connection`));
     expect((await warehouse.sql`SELECT count(*)::int AS n FROM pipeline.load_ledger`)[0]!.n).toBe(0);
     expect((await warehouse.sql`SELECT count(*)::int AS n FROM dim_staff`)[0]!.n).toBe(0);
@@ -238,7 +238,7 @@ describe('transient database failures', () => {
     const env = { WAREHOUSE_DATABASE_URL: warehouse.url, PROCESSED_BUCKET: processedBucket };
     const failure = await failureWhenTerminated(warehouse, 'INSERT INTO dim_counterparty %', () => invoke('load', env));
 
-    expect(failure).toMatchObject({ name: 'SourceUnavailableError' });
+    expect(failure).toMatchObject({ name: 'DatabaseUnavailableError' });
     expect((failure as Error).message).toMatch(new RegExp(`^Warehouse database at ${where(warehouse.url)} dropped the connection`));
     expect((await warehouse.sql`SELECT count(*)::int AS n FROM pipeline.load_ledger`)[0]!.n).toBe(0);
 
@@ -263,7 +263,7 @@ describe('transient database failures', () => {
       other.release();
     }
 
-    expect(failure).toMatchObject({ name: 'SourceUnavailableError' });
+    expect(failure).toMatchObject({ name: 'DatabaseUnavailableError' });
     expect((failure as Error).message).toMatch(
       new RegExp(`^Warehouse database at ${where(warehouse.url)}: a statement waited longer than lock_timeout \\(500 ms, DATABASE_LOCK_TIMEOUT_MS\\)`),
     );
@@ -285,7 +285,7 @@ describe('transient database failures', () => {
     } finally {
       await gate.open();
     }
-    expect(failure).toMatchObject({ name: 'SourceUnavailableError' });
+    expect(failure).toMatchObject({ name: 'DatabaseUnavailableError' });
     expect((failure as Error).message).toMatch(
       new RegExp(`^ToteSys database at ${where(totesys.url)}: a statement ran longer than statement_timeout \\(500 ms, DATABASE_STATEMENT_TIMEOUT_MS\\)`),
     );
@@ -310,7 +310,7 @@ describe('transient database failures', () => {
       await other`ROLLBACK`;
       other.release();
     }
-    expect(failure).toMatchObject({ name: 'SourceUnavailableError' });
+    expect(failure).toMatchObject({ name: 'DatabaseUnavailableError' });
     expect((failure as Error).message).toMatch(
       new RegExp(`^ToteSys database at ${where(totesys.url)} or Warehouse database at ${where(clean.url)}: a statement waited longer than lock_timeout \\(200 ms`),
     );
@@ -326,7 +326,7 @@ describe('transient database failures', () => {
   it('a ToteSys connection terminated during Verify names ToteSys, not the warehouse Verify also holds', async () => {
     const env = { TOTESYS_DATABASE_URL: readerUrl, WAREHOUSE_DATABASE_URL: clean.url, INGESTION_BUCKET: ingestionBucket };
     const failure = await failureWhenTerminated(totesys, '%sales_order%', () => invoke('verify', env));
-    expect(failure).toMatchObject({ name: 'SourceUnavailableError' });
+    expect(failure).toMatchObject({ name: 'DatabaseUnavailableError' });
     expect((failure as Error).message).toMatch(new RegExp(`^ToteSys database at ${where(totesys.url)} dropped the connection`));
   });
 

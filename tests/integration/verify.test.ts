@@ -7,7 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { extractChangedRows } from '../../functions/extract/extract-changed-rows';
 import { loadPendingBatches, type LoadDependencies } from '../../functions/load/load-batches';
-import { createS3Client } from '../../functions/shared/s3';
+import { localS3Client } from '../../scripts/local/s3';
 import { transformPendingBatches, type TransformDependencies } from '../../functions/transform/transform-batches';
 import { differingBuckets, findDifferentKeys, readBucketSums } from '../../functions/verify/compare-rows';
 import type { TableVerification, VerificationResult } from '../../functions/verify/report';
@@ -268,16 +268,22 @@ describe('verify: the warehouse against ToteSys as of the last loaded batch', ()
         return true;
       });
       let output: unknown;
+      const before = Date.now();
       try {
         output = await handler({}, {} as Context);
       } finally {
         stdout.mockRestore();
       }
+      const after = Date.now();
       // The mismatched-rows metric, in CloudWatch's embedded metric format, with the Deployment dimension alone (what the alarm reads).
       const metric = written.map((line) => line.trim()).filter((line) => line.includes('"MismatchedRows"')).map((line) => JSON.parse(line) as Record<string, unknown>);
+      // Stamped when it was published, in milliseconds.
+      const stamped = (metric[0]?._aws as { Timestamp?: number } | undefined)?.Timestamp;
+      expect(stamped).toBeGreaterThanOrEqual(before);
+      expect(stamped).toBeLessThanOrEqual(after);
       expect(metric).toEqual([
         expect.objectContaining({
-          _aws: { Timestamp: expect.any(Number), CloudWatchMetrics: [{ Namespace: 'ToteSysPipeline', Dimensions: [['Deployment']], Metrics: [{ Name: 'MismatchedRows', Unit: 'Count' }] }] },
+          _aws: { Timestamp: stamped, CloudWatchMetrics: [{ Namespace: 'ToteSysPipeline', Dimensions: [['Deployment']], Metrics: [{ Name: 'MismatchedRows', Unit: 'Count' }] }] },
           Deployment: 'local',
           MismatchedRows: 0,
         }),
@@ -321,7 +327,7 @@ describe('verify: the warehouse against ToteSys as of the last loaded batch', ()
       // The pipeline of `npm start` on this PIPELINE_HOME: its S3 server over home/s3, the two local buckets.
       const environment = await startLocalEnvironment({ home, totesysUrl: totesys.url, warehouseUrl: warehouse.url });
       try {
-        const local = createS3Client({ region: 'eu-west-2', endpoint: environment.stepEnv.AWS_ENDPOINT_URL_S3, forcePathStyle: true });
+        const local = localS3Client(environment.stepEnv.AWS_ENDPOINT_URL_S3!);
         const duckdb = { memoryLimitMb: 256, threads: 2, workRoot };
         await extractChangedRows({ totesys: totesys.sql, s3: local, ingestionBucket: LOCAL_BUCKETS.ingestion });
         await transformPendingBatches({ s3: local, ingestionBucket: LOCAL_BUCKETS.ingestion, processedBucket: LOCAL_BUCKETS.processed, duckdb });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Sql } from 'postgres';
-import type { PipelineStep } from '../../state-machine/definition';
+import type { PipelineStep } from '../../functions/shared/step-contract';
 import { startLocalEnvironment, type LocalEnvironment } from '../../scripts/local/environment';
 import type { StepHandler } from '../../scripts/local/execution';
 import { inProcessHandlers } from '../../scripts/local/step-handlers';

@@ -3,8 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { createS3Client } from '../../functions/shared/s3';
-import { startLocalS3, type LocalS3 } from '../../scripts/local/s3';
+import { localS3Client, localS3Environment, S3RVER_CREDENTIALS, startLocalS3, type LocalS3 } from '../../scripts/local/s3';
 
 export interface TestS3 {
   readonly endpoint: string;
@@ -18,17 +17,10 @@ export interface TestS3 {
 export function useLocalS3(buckets: readonly string[]): TestS3 {
   let server: LocalS3 | undefined;
   let directory = '';
-  const env = () => ({
-    AWS_ENDPOINT_URL_S3: server!.endpoint,
-    S3_FORCE_PATH_STYLE: 'true',
-    AWS_REGION: 'eu-west-2',
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-  });
   beforeAll(async () => {
     directory = mkdtempSync(path.join(tmpdir(), 'totesys-s3-'));
     server = await startLocalS3({ directory, buckets });
-    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' });
+    Object.assign(process.env, S3RVER_CREDENTIALS);
   });
   afterAll(async () => {
     await server?.stop();
@@ -38,8 +30,8 @@ export function useLocalS3(buckets: readonly string[]): TestS3 {
     get endpoint() {
       return server!.endpoint;
     },
-    client: () => createS3Client({ region: 'eu-west-2', endpoint: server!.endpoint, forcePathStyle: true }),
-    env,
+    client: () => localS3Client(server!.endpoint),
+    env: () => localS3Environment(server!.endpoint),
   };
 }
 

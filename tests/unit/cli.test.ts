@@ -128,7 +128,7 @@ describe('advice after a local failure', () => {
     const message = localAlertMessage(awsAlert('BadInputError'), 'transform');
     expect(message).not.toContain('npm run rerun');
     expect(message).toContain('with this input: {"resumeFrom":"transform","batchId":"0000000001"} (locally: npm start -- --from transform)');
-    expect(localAlertMessage(awsAlert('SourceUnavailableError'), 'verify')).toContain('(locally: npm start -- --verify)');
+    expect(localAlertMessage(awsAlert('DatabaseUnavailableError'), 'verify')).toContain('(locally: npm start -- --verify)');
   });
 
   it.each(['ConfigurationError', 'SchemaDriftError'])('for a %s, says what to fix instead of a command that re-runs', (error) => {

@@ -11,17 +11,17 @@ describe('re-running a failed execution', () => {
   it('takes the re-run input the failure state recorded for the alert', () => {
     const history = [
       entered(5, 'Extract', {}),
-      entered(9, 'Transform', { extract: { latestBatchId: '0000000007' } }),
-      entered(12, 'Load', { transform: { latestBatchId: '0000000007' } }),
-      exited(15, 'LoadFailed', { alert: { step: 'Load', rerunInput: { resumeFrom: 'load', batchId: '0000000007' } } }),
+      entered(9, 'Transform', { extract: { upToBatchId: '0000000007' } }),
+      entered(12, 'Load', { transform: { upToBatchId: '0000000007' } }),
+      exited(15, 'LoadFailed', { alert: { step: 'Load', rerunInput: { resumeFrom: 'load', upToBatchId: '0000000007' } } }),
     ];
-    expect(rerunInputFromHistory(history)).toEqual({ resumeFrom: 'load', batchId: '0000000007' });
+    expect(rerunInputFromHistory(history)).toEqual({ resumeFrom: 'load', upToBatchId: '0000000007' });
   });
 
   it('resumes a timed-out or aborted execution at the last step it entered, with that step’s batch', () => {
-    expect(rerunInputFromHistory([entered(5, 'Extract', {}), entered(9, 'Transform', { extract: { latestBatchId: '0000000003' } })])).toEqual({
+    expect(rerunInputFromHistory([entered(5, 'Extract', {}), entered(9, 'Transform', { extract: { upToBatchId: '0000000003' } })])).toEqual({
       resumeFrom: 'transform',
-      batchId: '0000000003',
+      upToBatchId: '0000000003',
     });
     expect(rerunInputFromHistory([entered(5, 'Extract', {})])).toEqual({ resumeFrom: 'extract' });
     expect(rerunInputFromHistory([])).toEqual({});
@@ -60,14 +60,14 @@ describe('re-running a failed execution', () => {
 
   it('starts a new execution of the same state machine with that input', async () => {
     const started: unknown[] = [];
-    const sfn = stubbedSfn('FAILED', [exited(3, 'TransformFailed', { alert: { rerunInput: { resumeFrom: 'transform', batchId: '0000000002' } } })], started);
+    const sfn = stubbedSfn('FAILED', [exited(3, 'TransformFailed', { alert: { rerunInput: { resumeFrom: 'transform', upToBatchId: '0000000002' } } })], started);
     const result = await rerunExecution(sfn, 'arn:aws:states:eu-west-2:1:execution:pipeline:scheduled-run', new Date('2026-11-27T08:00:00Z'));
-    expect(result).toEqual({ input: { resumeFrom: 'transform', batchId: '0000000002' }, executionArn: 'arn:aws:states:eu-west-2:1:execution:pipeline:rerun' });
+    expect(result).toEqual({ input: { resumeFrom: 'transform', upToBatchId: '0000000002' }, executionArn: 'arn:aws:states:eu-west-2:1:execution:pipeline:rerun' });
     expect(started).toEqual([
       {
         stateMachineArn: 'arn:aws:states:eu-west-2:1:stateMachine:pipeline',
         name: 'rerun-20261127080000-scheduled-run',
-        input: '{"resumeFrom":"transform","batchId":"0000000002"}',
+        input: '{"resumeFrom":"transform","upToBatchId":"0000000002"}',
       },
     ]);
   });

@@ -1,9 +1,9 @@
 -- dim_currency: the currencies changed in this batch, named in English from the platform's
--- internationalisation data (currency_name_lookup is built by the driver with Intl.DisplayNames;
--- an unknown code keeps the code as its name).
+-- internationalisation data (currency_name_lookup, a model in TypeScript: reference-data.ts); an
+-- unknown code keeps the code as its name.
 with
 
-changed_currencies as (select * from batch_currency),
+changed_currencies as (select * from stg_currency),
 
 currency_names as (select * from currency_name_lookup),
 

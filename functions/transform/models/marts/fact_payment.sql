@@ -1,7 +1,7 @@
 -- fact_payment: one row per version of a payment in this batch. Account numbers are dropped.
 with
 
-payments as (select * from batch_payment),
+payments as (select * from stg_payment),
 
 final as (
     select

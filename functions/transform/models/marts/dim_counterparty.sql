@@ -2,16 +2,20 @@
 -- batch, rebuilt from the current state of both (an address change reaches its counterparties).
 with
 
+changed_counterparty_rows as (select * from stg_counterparty),
+
+changed_address_rows as (select * from stg_address),
+
 counterparties as (select * from current_counterparty),
 
 addresses as (select * from current_address),
 
 changed_counterparties as (
-    select counterparty_id from batch_counterparty
+    select counterparty_id from changed_counterparty_rows
     union
     select counterparties.counterparty_id
     from counterparties
-    join batch_address on batch_address.address_id = counterparties.legal_address_id
+    join changed_address_rows on changed_address_rows.address_id = counterparties.legal_address_id
 ),
 
 final as (

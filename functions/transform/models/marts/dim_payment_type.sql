@@ -1,7 +1,7 @@
 -- dim_payment_type: the payment types changed in this batch.
 with
 
-payment_types as (select * from batch_payment_type),
+payment_types as (select * from stg_payment_type),
 
 final as (
     select

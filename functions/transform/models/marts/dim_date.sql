@@ -1,13 +1,15 @@
--- dim_date: the whole calendar, every day from the earliest to the latest date any fact has
--- referenced so far (calendar_bounds is kept by the driver across batches). Emitted only in
--- batches that widen the range. ISO day of week: Monday 1 ... Sunday 7.
+-- dim_date: the whole calendar, every day of int_calendar_range (from the earliest to the latest
+-- date any fact has referenced so far). It has rows only in a batch that widens the range, so
+-- only such a batch writes it: a batch whose dates are all known leaves the warehouse's calendar
+-- as it is. ISO day of week: Monday 1 ... Sunday 7.
 with
 
-calendar_range as (select * from calendar_bounds),
+calendar_range as (select * from int_calendar_range),
 
 days as (
     select cast(day as date) as date_id
     from calendar_range, generate_series(calendar_range.first_day, calendar_range.last_day, interval 1 day) as series(day)
+    where calendar_range.widened
 ),
 
 final as (

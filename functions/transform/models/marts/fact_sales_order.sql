@@ -1,7 +1,7 @@
 -- fact_sales_order: one row per version of a sales order in this batch (facts keep every version).
 with
 
-sales_orders as (select * from batch_sales_order),
+sales_orders as (select * from stg_sales_order),
 
 final as (
     select

@@ -1,7 +1,7 @@
 -- fact_purchase_order: one row per version of a purchase order in this batch.
 with
 
-purchase_orders as (select * from batch_purchase_order),
+purchase_orders as (select * from stg_purchase_order),
 
 final as (
     select

@@ -1,7 +1,7 @@
 -- dim_transaction: the transactions changed in this batch.
 with
 
-transactions as (select * from batch_transaction),
+transactions as (select * from stg_transaction),
 
 final as (
     select

@@ -1,7 +1,7 @@
 -- dim_location: the addresses changed in this batch, with their current values.
 with
 
-changed_addresses as (select address_id from batch_address),
+changed_address_rows as (select * from stg_address),
 
 addresses as (select * from current_address),
 
@@ -15,7 +15,7 @@ final as (
         addresses.postal_code,
         addresses.country,
         addresses.phone
-    from changed_addresses
+    from changed_address_rows
     join addresses using (address_id)
 )
 

@@ -1,7 +1,7 @@
 -- dim_design: the designs changed in this batch.
 with
 
-designs as (select * from batch_design),
+designs as (select * from stg_design),
 
 final as (
     select

@@ -2,16 +2,20 @@
 -- rebuilt from the current state of both (a department rename reaches all its staff).
 with
 
+changed_staff_rows as (select * from stg_staff),
+
+changed_department_rows as (select * from stg_department),
+
 staff as (select * from current_staff),
 
 departments as (select * from current_department),
 
 changed_staff as (
-    select staff_id from batch_staff
+    select staff_id from changed_staff_rows
     union
     select staff.staff_id
     from staff
-    join batch_department on batch_department.department_id = staff.department_id
+    join changed_department_rows on changed_department_rows.department_id = staff.department_id
 ),
 
 final as (
