@@ -43,7 +43,7 @@ function failingRowsSql({ relation, key, test }: RowCheck): string {
     case 'relationships':
       return `SELECT CAST(r."${key}" AS VARCHAR) AS key, CAST(${column} AS VARCHAR) AS value, NULL::BIGINT AS copies FROM ${relation} r
         WHERE ${column} IS NOT NULL
-          AND NOT EXISTS (SELECT 1 FROM current_${test.to} t WHERE t."${TOTESYS_TABLES[test.to].primaryKey}" = ${column})`;
+          AND NOT EXISTS (SELECT 1 FROM current_keys_${test.to} t WHERE t."${TOTESYS_TABLES[test.to].primaryKey}" = ${column})`;
     case 'in_calendar':
       return `SELECT CAST(r."${key}" AS VARCHAR) AS key, CAST(${column} AS VARCHAR) AS value, NULL::BIGINT AS copies FROM ${relation} r, int_calendar_range calendar
         WHERE ${column} IS NOT NULL AND (calendar.first_day IS NULL OR ${column} NOT BETWEEN calendar.first_day AND calendar.last_day)`;

@@ -38,7 +38,30 @@ export async function openSourceState(session: DuckDbSession, s3: S3Client, buck
       SELECT * REPLACE (coalesce(_deleted, false) AS _deleted) FROM (${versions})
       QUALIFY row_number() OVER (PARTITION BY "${TOTESYS_TABLES[name].primaryKey}" ORDER BY _batch DESC) = 1`);
     await session.run(`CREATE VIEW current_${name} AS SELECT * EXCLUDE (_batch, _deleted) FROM state_${name} WHERE NOT _deleted`);
+    await createCurrentKeys(session, name, files);
   }
+}
+
+/**
+ * `current_keys_<table>`: the keys of `current_<table>`, for the `relationships` checks, which
+ * read them once per check and per pass. The previous state's keys are worked out once, reading
+ * only the key and the version columns of the parts; the batch's rows are unique by key (the
+ * staging `unique` check), so its keys need no window. A view over what the batch holds now: a row
+ * the checks take out of the batch takes its key out, or gives back its previous version's.
+ */
+async function createCurrentKeys(session: DuckDbSession, name: TotesysTableName, files: readonly string[]): Promise<void> {
+  const key = `"${TOTESYS_TABLES[name].primaryKey}"`;
+  const batchKeys = `SELECT ${key} FROM stg_${name}`;
+  if (files.length === 0) {
+    await session.run(`CREATE VIEW current_keys_${name} AS ${batchKeys}`);
+    return;
+  }
+  await session.run(`CREATE TABLE previous_keys_${name} AS
+    SELECT ${key}, coalesce(_deleted, false) AS _deleted FROM read_parquet(${parquetList(files)}, union_by_name = true)
+    QUALIFY row_number() OVER (PARTITION BY ${key} ORDER BY _batch DESC) = 1`);
+  await session.run(`CREATE VIEW current_keys_${name} AS ${batchKeys}
+    UNION ALL SELECT ${key} FROM previous_keys_${name} p
+    WHERE NOT p._deleted AND ${key} NOT IN (SELECT ${key} FROM stg_${name}) AND ${key} NOT IN (SELECT ${key} FROM deleted_${name})`);
 }
 
 /** The rows and the deletions of table `name` in this batch, as state rows. */

@@ -1,18 +1,11 @@
-import type { S3Client } from '@aws-sdk/client-s3';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { Sql } from 'postgres';
-import { extractChangedRows } from '../../functions/extract/extract-changed-rows';
-import type { ExtractOutput, LoadOutput, TransformOutput } from '../../functions/shared/step-contract';
-import { loadBatch, loadPendingBatches, type LoadDependencies } from '../../functions/load/load-batches';
-import { transformPendingBatches, type TransformDependencies } from '../../functions/transform/transform-batches';
+import { loadBatch, loadPendingBatches } from '../../functions/load/load-batches';
 import { applyActivity, type ActivitySummary } from '../../scripts/totesys/activity';
 import { seedTotesys } from '../../scripts/totesys/generate';
 import { createTotesysSchema } from '../../scripts/totesys/schema';
 import { formatTimestamp } from '../../scripts/totesys/timestamp';
 import { useTestDatabase } from '../support/database';
-import { freshBucket, useLocalS3 } from '../support/local-s3';
+import { useTestLake, type PipelineRun } from '../support/local-pipeline';
 import {
   calendar,
   DIM_DATE_COLUMNS,
@@ -39,23 +32,12 @@ import {
  * SQL on ToteSys and hand-written rules, never the pipeline's own models or output.
  */
 
-interface PipelineRun {
-  extract: ExtractOutput;
-  transform: TransformOutput;
-  load: LoadOutput;
-}
-
 type SourceFacts = Record<string, CanonicalRow[]>;
 
 describe('end to end: ToteSys -> Extract -> Transform -> Load -> warehouse', () => {
   const totesys = useTestDatabase('e2e_totesys');
   const warehouse = useTestDatabase('e2e_warehouse');
-  const lake = useLocalS3([]);
-  let s3: S3Client;
-  let workRoot: string;
-  let ingestionBucket: string;
-  let transformDeps: TransformDependencies;
-  let loadDeps: LoadDependencies;
+  const lake = useTestLake('e2e', { warehouse });
 
   /** The application's clock (UTC wall time, as ToteSys stores it) just before the activity. */
   let activityStart: string;
@@ -68,12 +50,7 @@ describe('end to end: ToteSys -> Extract -> Transform -> Load -> warehouse', () 
   let sourceAtFirstRun: SourceFacts;
   let sourceAtSecondRun: SourceFacts;
 
-  async function runPipeline(): Promise<PipelineRun> {
-    const extract = await extractChangedRows({ totesys: totesys.sql, s3, ingestionBucket });
-    const transform = await transformPendingBatches(transformDeps);
-    const load = await loadPendingBatches(loadDeps);
-    return { extract, transform, load };
-  }
+  const runPipeline = () => lake.runPipeline(totesys.sql);
 
   async function readSourceFacts(sql: Sql): Promise<SourceFacts> {
     const facts: SourceFacts = {};
@@ -114,14 +91,7 @@ describe('end to end: ToteSys -> Extract -> Transform -> Load -> warehouse', () 
   }
 
   beforeAll(async () => {
-    s3 = lake.client();
-    workRoot = mkdtempSync(path.join(tmpdir(), 'e2e-work-'));
-    ingestionBucket = await freshBucket(s3, 'e2e-ingestion');
-    const processedBucket = await freshBucket(s3, 'e2e-processed');
-    const duckdb = { memoryLimitMb: 256, threads: 2, workRoot };
-    transformDeps = { s3, ingestionBucket, processedBucket, duckdb };
-    loadDeps = { warehouse: warehouse.sql, s3, processedBucket, duckdb };
-
+    await lake.fresh();
     await createTotesysSchema(totesys.sql);
     await seedTotesys(totesys.sql, { scale: 0.02 });
     firstRun = await runPipeline();
@@ -133,8 +103,6 @@ describe('end to end: ToteSys -> Extract -> Transform -> Load -> warehouse', () 
     secondRun = await runPipeline();
     sourceAtSecondRun = await readSourceFacts(totesys.sql);
   }, 120_000);
-
-  afterAll(() => rmSync(workRoot, { recursive: true, force: true }));
 
   it('moves one batch through all three steps on each run', () => {
     expect(firstRun.extract.batchId).toBe('0000000001');
@@ -229,23 +197,25 @@ describe('end to end: ToteSys -> Extract -> Transform -> Load -> warehouse', () 
   );
 
   it('carries the address changes and department renames made between the runs into the dimensions', async () => {
-    const counterparty = DIMENSION_ORACLES.find((dimension) => dimension.table === 'dim_counterparty')!;
+    /** The rows of dimension `table` whose key is one of `changed` (at least one) equal their ToteSys source rebuilt by the warehouse rules. */
+    const expectCarried = async (table: string, changed: { id: number }[]) => {
+      const dimension = DIMENSION_ORACLES.find((oracle) => oracle.table === table)!;
+      expect(changed.length).toBeGreaterThan(0);
+      const isChanged = (row: CanonicalRow) => changed.some((c) => String(c.id) === row[dimension.key[0]!]);
+      const expected = (await readSource(totesys.sql, dimension)).filter(isChanged);
+      const actual = (await readWarehouse(warehouse.sql, dimension)).filter(isChanged);
+      expect(diffRows(expected, actual, dimension.key)).toEqual(noDifferences(changed.length));
+    };
+
     const moved = await totesys.sql<{ id: number }[]>`
       SELECT cp.counterparty_id AS id FROM counterparty cp JOIN address a ON a.address_id = cp.legal_address_id
       WHERE a.last_updated >= ${activityStart}::timestamp ORDER BY 1`;
-    expect(moved.length).toBeGreaterThan(0);
-    const expectedMoved = (await readSource(totesys.sql, counterparty)).filter((row) => moved.some((m) => String(m.id) === row.counterparty_id));
-    const actualMoved = (await readWarehouse(warehouse.sql, counterparty)).filter((row) => moved.some((m) => String(m.id) === row.counterparty_id));
-    expect(diffRows(expectedMoved, actualMoved, counterparty.key)).toEqual(noDifferences(moved.length));
+    await expectCarried('dim_counterparty', moved);
 
-    const staff = DIMENSION_ORACLES.find((dimension) => dimension.table === 'dim_staff')!;
     const renamed = await totesys.sql<{ id: number }[]>`
       SELECT s.staff_id AS id FROM staff s JOIN department d ON d.department_id = s.department_id
       WHERE d.last_updated >= ${activityStart}::timestamp ORDER BY 1`;
-    expect(renamed.length).toBeGreaterThan(0);
-    const expectedRenamed = (await readSource(totesys.sql, staff)).filter((row) => renamed.some((r) => String(r.id) === row.staff_id));
-    const actualRenamed = (await readWarehouse(warehouse.sql, staff)).filter((row) => renamed.some((r) => String(r.id) === row.staff_id));
-    expect(diffRows(expectedRenamed, actualRenamed, staff.key)).toEqual(noDifferences(renamed.length));
+    await expectCarried('dim_staff', renamed);
   });
 
   it('dim_date is the gapless calendar from the earliest to the latest fact date, with its attributes', async () => {
@@ -285,11 +255,11 @@ describe('end to end: ToteSys -> Extract -> Transform -> Load -> warehouse', () 
 
   it('loading the same batch again changes nothing', async () => {
     const before = await dumpWarehouse(warehouse.sql);
-    const again = await loadPendingBatches(loadDeps);
+    const again = await loadPendingBatches(lake.loadDeps);
     expect(again.loadedBatchIds).toEqual([]);
     expect(again.upToBatchId).toBe('0000000002');
-    expect(await loadBatch(loadDeps, '0000000002')).toBeUndefined();
-    expect(await loadBatch(loadDeps, '0000000001')).toBeUndefined();
+    expect(await loadBatch(lake.loadDeps, '0000000002')).toBeUndefined();
+    expect(await loadBatch(lake.loadDeps, '0000000001')).toBeUndefined();
     expect(await dumpWarehouse(warehouse.sql)).toEqual(before);
   });
 
@@ -297,7 +267,7 @@ describe('end to end: ToteSys -> Extract -> Transform -> Load -> warehouse', () 
     const { 'pipeline.load_ledger': ledgerBefore, ...tablesBefore } = await dumpWarehouse(warehouse.sql);
     // As if the batch's ledger row were lost: Load applies the whole batch a second time.
     await warehouse.sql`DELETE FROM pipeline.load_ledger WHERE batch_id = '0000000002'`;
-    const replay = await loadPendingBatches(loadDeps);
+    const replay = await loadPendingBatches(lake.loadDeps);
     expect(replay.loadedBatchIds).toEqual(['0000000002']);
     expect(Object.keys(replay.rows).length).toBeGreaterThan(0);
     expect(Object.values(replay.rows).every((written) => written === 0)).toBe(true);

@@ -1,7 +1,6 @@
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import postgres from 'postgres';
 import { extractChangedRows } from '../../functions/extract/extract-changed-rows';
@@ -11,48 +10,35 @@ import { commitManifest, newAttemptId, readLatestManifest } from '../../function
 import { LOG_EVENTS } from '../../functions/shared/log-events';
 import { processedTableKey, type ProcessedManifest } from '../../functions/shared/processed-manifest';
 import { WAREHOUSE_TABLE_NAMES, WAREHOUSE_TABLES } from '../../functions/shared/warehouse-tables';
-import { transformPendingBatches, type TransformDependencies } from '../../functions/transform/transform-batches';
-import { loadSample } from '../../scripts/totesys/sample';
-import { createTotesysSchema } from '../../scripts/totesys/schema';
+import { transformPendingBatches } from '../../functions/transform/transform-batches';
 import { useTestDatabase } from '../support/database';
-import { freshBucket, readObject, useLocalS3 } from '../support/local-s3';
-
-const SAMPLE_DIR = path.join(__dirname, '../fixtures/totesys-sample');
+import { seedSampleTotesys, useTestLake } from '../support/local-pipeline';
+import { freshBucket, readObject } from '../support/local-s3';
 
 describe('load', () => {
   const totesys = useTestDatabase('load_totesys', { each: true });
   const warehouse = useTestDatabase('load_warehouse', { each: true });
-  const lake = useLocalS3([]);
-  let s3: S3Client;
-  let transformDeps: TransformDependencies;
-  let deps: LoadDependencies;
-  let workRoot: string;
+  const lake = useTestLake('load', { warehouse, threads: 1 });
 
   beforeEach(async () => {
-    s3 = lake.client();
-    workRoot = mkdtempSync(path.join(tmpdir(), 'load-work-'));
-    const duckdb = { memoryLimitMb: 256, threads: 1, workRoot };
-    transformDeps = { s3, ingestionBucket: await freshBucket(s3, 'ingestion'), processedBucket: await freshBucket(s3, 'processed'), duckdb };
-    deps = { warehouse: warehouse.sql, s3, processedBucket: transformDeps.processedBucket, duckdb };
-    await createTotesysSchema(totesys.sql);
-    await loadSample(totesys.sql, SAMPLE_DIR);
+    await lake.fresh();
+    await seedSampleTotesys(totesys.sql);
   });
-  afterEach(() => rmSync(workRoot, { recursive: true, force: true }));
 
   /** Extract and transform whatever changed in ToteSys: the next processed batch, not yet loaded. */
   async function prepareBatch(): Promise<ProcessedManifest> {
-    await extractChangedRows({ totesys: totesys.sql, s3, ingestionBucket: transformDeps.ingestionBucket });
-    await transformPendingBatches(transformDeps);
-    return (await readLatestManifest<ProcessedManifest>(s3, transformDeps.processedBucket))!;
+    await extractChangedRows(lake.extractDeps(totesys.sql));
+    await transformPendingBatches(lake.transformDeps);
+    return (await readLatestManifest<ProcessedManifest>(lake.s3, lake.processedBucket))!;
   }
 
   /** A processed batch 2 whose `rows` sales orders (of batch 1's) name staff 999: written by hand, as a broken transform would. */
   async function commitBatchWithUnknownStaff(first: ProcessedManifest, rows = 1): Promise<void> {
     const attemptId = newAttemptId();
     const key = processedTableKey('fact_sales_order', '0000000002', attemptId);
-    const parquet = await readObject(s3, deps.processedBucket, first.tables.fact_sales_order!.key);
-    await s3.send(new PutObjectCommand({ Bucket: deps.processedBucket, Key: key, Body: await withStaff999(parquet, workRoot, rows) }));
-    await commitManifest(s3, deps.processedBucket, {
+    const parquet = await readObject(lake.s3, lake.processedBucket, first.tables.fact_sales_order!.key);
+    await lake.s3.send(new PutObjectCommand({ Bucket: lake.processedBucket, Key: key, Body: await withStaff999(parquet, lake.workRoot, rows) }));
+    await commitManifest(lake.s3, lake.processedBucket, {
       formatVersion: 1,
       batchId: '0000000002',
       attemptId,
@@ -148,14 +134,14 @@ describe('load', () => {
 
   it('loads a first batch, then an incremental one with a new fact version and changed dimensions', async () => {
     await prepareBatch();
-    const first = await loadPendingBatches(deps);
+    const first = await loadPendingBatches(lake.loadDeps);
     expect(first.loadedBatchIds).toEqual(['0000000001']);
     expect(first.rows).toMatchObject({ fact_sales_order: 33, fact_payment: 38, dim_counterparty: 20, dim_staff: 20 });
 
     await totesys.sql`UPDATE sales_order SET units_sold = 100, last_updated = '2023-06-01 12:00:00.123' WHERE sales_order_id = 2`;
     await totesys.sql`UPDATE address SET city = 'Leeds', last_updated = '2023-06-01 12:00:00.123' WHERE address_id = 15`;
     await prepareBatch();
-    const second = await loadPendingBatches(deps);
+    const second = await loadPendingBatches(lake.loadDeps);
     expect(second).toEqual({
       upToBatchId: '0000000002',
       loadedBatchIds: ['0000000002'],
@@ -175,16 +161,16 @@ describe('load', () => {
 
   it('changes nothing when the same batch is loaded twice', async () => {
     await prepareBatch();
-    await loadPendingBatches(deps);
+    await loadPendingBatches(lake.loadDeps);
     const before = await warehouseState();
-    expect(await loadBatch(deps, '0000000001')).toBeUndefined();
-    expect(await loadPendingBatches(deps)).toEqual({ upToBatchId: '0000000001', loadedBatchIds: [], rows: {} });
+    expect(await loadBatch(lake.loadDeps, '0000000001')).toBeUndefined();
+    expect(await loadPendingBatches(lake.loadDeps)).toEqual({ upToBatchId: '0000000001', loadedBatchIds: [], rows: {} });
     expect(await warehouseState()).toEqual(before);
   });
 
   it('leaves the warehouse as it was when a load fails half-way', async () => {
     await prepareBatch();
-    await loadPendingBatches(deps);
+    await loadPendingBatches(lake.loadDeps);
     await totesys.sql`UPDATE sales_order SET units_sold = 1, last_updated = now() WHERE sales_order_id = 3`;
     await totesys.sql`UPDATE staff SET first_name = 'Jem', last_updated = now() WHERE staff_id = 1`;
     await prepareBatch();
@@ -202,11 +188,11 @@ describe('load', () => {
       },
       { step: 'initialize', name: 'failHalfWay' },
     );
-    await expect(loadPendingBatches({ ...deps, s3: failing })).rejects.toThrow('injected failure half-way');
+    await expect(loadPendingBatches({ ...lake.loadDeps, s3: failing })).rejects.toThrow('injected failure half-way');
     expect(reads).toBe(2);
     expect(await warehouseState()).toEqual(before);
 
-    const retried = await loadPendingBatches(deps);
+    const retried = await loadPendingBatches(lake.loadDeps);
     expect(retried.loadedBatchIds).toEqual(['0000000002']);
   });
 
@@ -216,22 +202,22 @@ describe('load', () => {
     await prepareBatch();
     await migrateWarehouse(warehouse.sql);
 
-    await expect(loadBatch(deps, '0000000002')).rejects.toMatchObject({
+    await expect(loadBatch(lake.loadDeps, '0000000002')).rejects.toMatchObject({
       name: 'PipelineStateError',
       message: 'Batch 0000000002 cannot be loaded before batch 0000000001: load the batches in order',
     });
-    expect(await loadPendingBatches(deps, '0000000002')).toMatchObject({ loadedBatchIds: ['0000000001', '0000000002'] });
+    expect(await loadPendingBatches(lake.loadDeps, '0000000002')).toMatchObject({ loadedBatchIds: ['0000000001', '0000000002'] });
     const [design] = await warehouse.sql`SELECT design_name FROM dim_design WHERE design_id = 8`;
     expect(design).toEqual({ design_name: 'Oak' });
   });
 
   it('fails a batch whose fact references a dimension key the warehouse does not hold, naming table, key and batch', async () => {
     const first = await prepareBatch();
-    await loadPendingBatches(deps);
+    await loadPendingBatches(lake.loadDeps);
     await commitBatchWithUnknownStaff(first);
     const before = await warehouseState();
 
-    await expect(loadPendingBatches(deps)).rejects.toMatchObject({
+    await expect(loadPendingBatches(lake.loadDeps)).rejects.toMatchObject({
       name: 'BadInputError',
       message: 'Batch 0000000002: fact_sales_order.sales_staff_id references dim_staff key 999, which the warehouse does not hold',
     });
@@ -257,7 +243,7 @@ describe('load', () => {
     const keysBefore = await foreignKeys();
     const first = await prepareBatch();
     const { strategies, log } = strategyLog();
-    const bulk = await loadPendingBatches({ ...deps, bulkRows: 1, log });
+    const bulk = await loadPendingBatches({ ...lake.loadDeps, bulkRows: 1, log });
     expect(bulk.rows).toMatchObject({ fact_sales_order: 33, fact_purchase_order: 50, fact_payment: 38 });
     expect(new Set(strategies.values())).toEqual(new Set(['first-load']));
     expect(await foreignKeys()).toEqual(keysBefore);
@@ -266,7 +252,7 @@ describe('load', () => {
 
     // Every sales order again, naming staff 999: large against the table, so applied in bulk, and refused by name.
     await commitBatchWithUnknownStaff(first, 33);
-    await expect(loadPendingBatches({ ...deps, bulkRows: 1 })).rejects.toMatchObject({
+    await expect(loadPendingBatches({ ...lake.loadDeps, bulkRows: 1 })).rejects.toMatchObject({
       name: 'BadInputError',
       message: 'Batch 0000000002: fact_sales_order.sales_staff_id references dim_staff key 999, which the warehouse does not hold',
     });
@@ -275,13 +261,13 @@ describe('load', () => {
 
   it('appends a bulk batch of new versions as an incremental load would, with every key back', async () => {
     await prepareBatch();
-    await loadPendingBatches(deps);
+    await loadPendingBatches(lake.loadDeps);
     const keysBefore = await foreignKeys();
     await totesys.sql`UPDATE sales_order SET units_sold = units_sold + 1, last_updated = '2023-06-01 12:00:00.123'`;
     await prepareBatch();
     const { strategies, log } = strategyLog();
 
-    const second = await loadPendingBatches({ ...deps, bulkRows: 1, log });
+    const second = await loadPendingBatches({ ...lake.loadDeps, bulkRows: 1, log });
     expect(strategies.get('0000000002 fact_sales_order')).toBe('bulk');
     expect(second.rows).toMatchObject({ fact_sales_order: 33 });
     expect(await foreignKeys()).toEqual(keysBefore);
@@ -299,11 +285,11 @@ describe('load', () => {
     const keysBefore = await keys();
     // Batch 1 with its facts but none of its dimensions: every fact's keys dangle.
     const broken = { ...first, tables: { fact_payment: first.tables.fact_payment! } };
-    const processed = await freshBucket(s3, 'processed-broken');
-    await s3.send(new PutObjectCommand({ Bucket: processed, Key: first.tables.fact_payment!.key, Body: await readObject(s3, deps.processedBucket, first.tables.fact_payment!.key) }));
-    await commitManifest(s3, processed, broken);
+    const processed = await freshBucket(lake.s3, 'processed-broken');
+    await lake.s3.send(new PutObjectCommand({ Bucket: processed, Key: first.tables.fact_payment!.key, Body: await readObject(lake.s3, lake.processedBucket, first.tables.fact_payment!.key) }));
+    await commitManifest(lake.s3, processed, broken);
 
-    await expect(loadPendingBatches({ ...deps, processedBucket: processed, bulkRows: 1 })).rejects.toMatchObject({
+    await expect(loadPendingBatches({ ...lake.loadDeps, processedBucket: processed, bulkRows: 1 })).rejects.toMatchObject({
       name: 'BadInputError',
       message: expect.stringMatching(/^Batch 0000000001: fact_payment\.\w+ references dim_\w+ key .+, which the warehouse does not hold$/),
     });
@@ -325,7 +311,7 @@ describe('load', () => {
     const owner = postgres(url.toString(), { max: 1, onnotice: () => {}, connection: { search_path: 'analytics' } });
     try {
       await prepareBatch();
-      const result = await loadPendingBatches({ ...deps, warehouse: owner });
+      const result = await loadPendingBatches({ ...lake.loadDeps, warehouse: owner });
       expect(result.loadedBatchIds).toEqual(['0000000001']);
       const [{ count }] = (await warehouse.sql`SELECT count(*)::int AS count FROM analytics.fact_sales_order`) as unknown as [{ count: number }];
       expect(count).toBe(33);

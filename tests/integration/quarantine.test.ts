@@ -1,19 +1,14 @@
-import type { S3Client } from '@aws-sdk/client-s3';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { extractChangedRows } from '../../functions/extract/extract-changed-rows';
 import { readLatestManifest } from '../../functions/shared/batch-manifests';
 import { BadInputError } from '../../functions/shared/errors';
 import type { ProcessedManifest } from '../../functions/shared/processed-manifest';
-import { loadPendingBatches, type LoadDependencies } from '../../functions/load/load-batches';
 import { DEFAULT_ROW_POLICY, readHeldRows } from '../../functions/shared/quarantine';
-import { transformPendingBatches, type TransformDependencies } from '../../functions/transform/transform-batches';
+import type { TransformDependencies } from '../../functions/transform/transform-batches';
 import { verifyWarehouse } from '../../functions/verify/verify-warehouse';
 import { useTestDatabase } from '../support/database';
-import { seedSampleTotesys } from '../support/local-pipeline';
-import { freshBucket, listKeys, useLocalS3 } from '../support/local-s3';
+import { seedSampleTotesys, useTestLake } from '../support/local-pipeline';
+import { listKeys } from '../support/local-s3';
 
 /**
  * A row that fails a check is held in quarantine while the rest of its batch goes on, and heals
@@ -22,35 +17,14 @@ import { freshBucket, listKeys, useLocalS3 } from '../support/local-s3';
 describe('quarantine: bad rows are held, the rest goes on, and they heal', () => {
   const totesys = useTestDatabase('quarantine_totesys', { each: true });
   const warehouse = useTestDatabase('quarantine_warehouse', { each: true });
-  const lake = useLocalS3([]);
-  let s3: S3Client;
-  let workRoot: string;
-  let ingestionBucket: string;
-  let processedBucket: string;
-  let transformDeps: TransformDependencies;
-  let loadDeps: LoadDependencies;
-
-  beforeAll(() => {
-    workRoot = mkdtempSync(path.join(tmpdir(), 'quarantine-work-'));
-  });
-  afterAll(() => rmSync(workRoot, { recursive: true, force: true }));
+  const lake = useTestLake('quarantine', { warehouse });
 
   beforeEach(async () => {
-    s3 = lake.client();
-    ingestionBucket = await freshBucket(s3, 'quarantine-ingestion');
-    processedBucket = await freshBucket(s3, 'quarantine-processed');
-    const duckdb = { memoryLimitMb: 256, threads: 2, workRoot };
-    transformDeps = { s3, ingestionBucket, processedBucket, duckdb };
-    loadDeps = { warehouse: warehouse.sql, s3, processedBucket, duckdb };
+    await lake.fresh();
     await seedSampleTotesys(totesys.sql);
   });
 
-  async function run(overrides: Partial<TransformDependencies> = {}) {
-    const extract = await extractChangedRows({ totesys: totesys.sql, s3, ingestionBucket });
-    const transform = await transformPendingBatches({ ...transformDeps, ...overrides });
-    const load = await loadPendingBatches(loadDeps);
-    return { extract, transform, load };
-  }
+  const run = (overrides: Partial<TransformDependencies> = {}) => lake.runPipeline(totesys.sql, overrides);
   /** `npm run quarantine` against this test's processed bucket, as an operator runs it against AWS. */
   // Asynchronously: the S3 server it talks to runs in this process.
   const listQuarantine = () =>
@@ -58,14 +32,14 @@ describe('quarantine: bad rows are held, the rest goes on, and they heal', () =>
       execFile(
         process.execPath,
         [require.resolve('tsx/cli'), path.join(__dirname, '../../scripts/quarantine.ts')],
-        { env: { ...process.env, ...lake.env(), PROCESSED_BUCKET: processedBucket }, encoding: 'utf-8' },
+        { env: { ...process.env, ...lake.env(), PROCESSED_BUCKET: lake.processedBucket }, encoding: 'utf-8' },
         (error, stdout) => (error && typeof error.code !== 'number' ? reject(error) : resolve({ status: typeof error?.code === 'number' ? error.code : 0, stdout })),
       );
     });
-  const verify = () => verifyWarehouse({ totesys: totesys.sql, warehouse: warehouse.sql, s3, ingestionBucket });
+  const verify = () => verifyWarehouse({ totesys: totesys.sql, warehouse: warehouse.sql, s3: lake.s3, ingestionBucket: lake.ingestionBucket });
   const unitsOf = async (salesOrderId: number) =>
     (await warehouse.sql<{ units_sold: number }[]>`SELECT units_sold FROM current_sales_order WHERE sales_order_id = ${salesOrderId}`)[0]?.units_sold;
-  const heldNow = async () => readHeldRows(s3, processedBucket, (await readLatestManifest<ProcessedManifest>(s3, processedBucket))?.quarantine?.key);
+  const heldNow = async () => readHeldRows(lake.s3, lake.processedBucket, (await readLatestManifest<ProcessedManifest>(lake.s3, lake.processedBucket))?.quarantine?.key);
   /** Inserts rows whose references ToteSys's own foreign keys would refuse: a late-arriving dimension, as a live feed can deliver it. */
   const withoutForeignKeys = (work: (sql: typeof totesys.sql) => Promise<unknown>) =>
     totesys.sql.begin(async (sql) => {
@@ -88,7 +62,7 @@ describe('quarantine: bad rows are held, the rest goes on, and they heal', () =>
     expect(await unitsOf(5)).toBe(unitsOf5 + 3); // the rest of the batch went on
     expect(await unitsOf(4)).toBe(unitsOf4); // the warehouse keeps the last good version
     const [held] = await heldNow();
-    expect(held).toMatchObject({ line: 1, object: expect.stringMatching(new RegExp(`^s3://${ingestionBucket}/tables/sales_order/batch-0000000002/`)) });
+    expect(held).toMatchObject({ line: 1, object: expect.stringMatching(new RegExp(`^s3://${lake.ingestionBucket}/tables/sales_order/batch-0000000002/`)) });
     expect(JSON.parse(held!.text)).toMatchObject({ sales_order_id: 4, agreed_payment_date: '2022-02-30', units_sold: unitsOf4 + 1 });
     // The warehouse says what it holds back, and verification counts it apart from mismatches.
     expect(await warehouse.sql`SELECT source_table, source_key, field, batch_id, line FROM pipeline.quarantined_rows`).toEqual([
@@ -201,10 +175,10 @@ describe('quarantine: bad rows are held, the rest goes on, and they heal', () =>
   it('in strict mode fails the batch on the bad row, naming its table, key and field, and commits nothing', async () => {
     await run();
     await totesys.sql`UPDATE sales_order SET agreed_payment_date = '2022-02-30', last_updated = now() WHERE sales_order_id = 4`;
-    const manifestsBefore = await listKeys(s3, processedBucket, 'manifests/');
+    const manifestsBefore = await listKeys(lake.s3, lake.processedBucket, 'manifests/');
     const failure = await run({ rows: { ...DEFAULT_ROW_POLICY, strict: true } }).catch((error: unknown) => error as Error);
     expect(failure).toBeInstanceOf(BadInputError);
     expect((failure as Error).message).toMatch(/table sales_order, object s3:\/\/.*, line 1 \(sales_order_id 4\), field agreed_payment_date: "2022-02-30" is not a date/);
-    expect(await listKeys(s3, processedBucket, 'manifests/')).toEqual(manifestsBefore);
+    expect(await listKeys(lake.s3, lake.processedBucket, 'manifests/')).toEqual(manifestsBefore);
   });
 });

@@ -1,58 +1,45 @@
-import type { S3Client } from '@aws-sdk/client-s3';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { extractChangedRows } from '../../functions/extract/extract-changed-rows';
 import { readLatestManifest } from '../../functions/shared/batch-manifests';
 import type { ProcessedManifest } from '../../functions/shared/processed-manifest';
 import type { WarehouseTableName } from '../../functions/shared/warehouse-tables';
 import { transformBatch, transformPendingBatches, type TransformDependencies } from '../../functions/transform/transform-batches';
-import { loadSample } from '../../scripts/totesys/sample';
-import { createTotesysSchema } from '../../scripts/totesys/schema';
 import { useTestDatabase } from '../support/database';
-import { freshBucket, listKeys, useLocalS3 } from '../support/local-s3';
+import { SAMPLE_DIR, seedSampleTotesys, useTestLake } from '../support/local-pipeline';
+import { listKeys } from '../support/local-s3';
 import { readParquetRows, readParquetTypes } from '../support/parquet';
 
 const NOTHING_HELD = { held: 0, added: 0, released: 0, closed: 0, rows: [], message: '' };
 
-const SAMPLE_DIR = path.join(__dirname, '../fixtures/totesys-sample');
-
 describe('transform', () => {
   const db = useTestDatabase('transform', { each: true });
-  const lake = useLocalS3([]);
-  let s3: S3Client;
+  const lake = useTestLake('transform', { threads: 1 });
   let deps: TransformDependencies;
-  let workRoot: string;
   let warnings: Record<string, unknown>[];
 
   beforeEach(async () => {
-    s3 = lake.client();
-    workRoot = mkdtempSync(path.join(tmpdir(), 'transform-work-'));
+    await lake.fresh();
     warnings = [];
     deps = {
-      s3,
-      ingestionBucket: await freshBucket(s3, 'ingestion'),
-      processedBucket: await freshBucket(s3, 'processed'),
-      duckdb: { memoryLimitMb: 256, threads: 1, workRoot },
+      ...lake.transformDeps,
       log: (level, message, fields) => {
         if (level === 'warn') warnings.push({ message, ...fields });
       },
     };
-    await createTotesysSchema(db.sql);
-    await loadSample(db.sql, SAMPLE_DIR);
+    await seedSampleTotesys(db.sql);
   });
-  afterEach(() => rmSync(workRoot, { recursive: true, force: true }));
 
   /** Extracts what changed in ToteSys and transforms it: one batch through two steps. */
   async function runBatch(): Promise<ProcessedManifest> {
-    await extractChangedRows({ totesys: db.sql, s3, ingestionBucket: deps.ingestionBucket });
+    await extractChangedRows(lake.extractDeps(db.sql));
     await transformPendingBatches(deps);
-    return (await readLatestManifest<ProcessedManifest>(s3, deps.processedBucket))!;
+    return (await readLatestManifest<ProcessedManifest>(lake.s3, lake.processedBucket))!;
   }
 
   async function rowsOf(manifest: ProcessedManifest, table: WarehouseTableName, orderBy: string): Promise<Record<string, unknown>[]> {
     const output = manifest.tables[table];
-    return output ? readParquetRows(s3, deps.processedBucket, output.key, orderBy) : [];
+    return output ? readParquetRows(lake.s3, lake.processedBucket, output.key, orderBy) : [];
   }
 
   it('splits timestamps into date and time with milliseconds, and keeps every fact column as the warehouse names it', async () => {
@@ -94,7 +81,7 @@ describe('transform', () => {
 
   it('writes typed Parquet: DATE, TIME, DECIMAL(10,2), INTEGER, BOOLEAN', async () => {
     const batch = await runBatch();
-    expect(await readParquetTypes(s3, deps.processedBucket, batch.tables.fact_payment!.key)).toEqual({
+    expect(await readParquetTypes(lake.s3, lake.processedBucket, batch.tables.fact_payment!.key)).toEqual({
       payment_id: 'INTEGER',
       created_date: 'DATE',
       created_time: 'TIME',
@@ -262,7 +249,7 @@ describe('transform', () => {
       await db.sql`UPDATE address SET phone = ${`0000 00000${i}`}, last_updated = now() WHERE address_id = 15`;
       await runBatch();
     }
-    const latest = (await readLatestManifest<ProcessedManifest>(s3, deps.processedBucket))!;
+    const latest = (await readLatestManifest<ProcessedManifest>(lake.s3, lake.processedBucket))!;
     expect(latest.state.sources.address!.length).toBeLessThan(9);
     await db.sql`UPDATE counterparty SET counterparty_legal_name = 'Fahey & Sons', last_updated = now() WHERE counterparty_id = 1`;
     const batch = await runBatch();
@@ -273,22 +260,22 @@ describe('transform', () => {
 
   it('is safe to re-run: a transformed batch is never redone and no object is overwritten', async () => {
     const first = await runBatch();
-    const keysBefore = await listKeys(s3, deps.processedBucket);
+    const keysBefore = await listKeys(lake.s3, lake.processedBucket);
     const again = await transformPendingBatches(deps, first.batchId);
     expect(again).toEqual({ upToBatchId: first.batchId, transformedBatchIds: [], rows: {}, quarantine: NOTHING_HELD });
     expect(await transformBatch(deps, first.batchId, undefined)).toEqual(first);
-    expect(await listKeys(s3, deps.processedBucket)).toEqual(keysBefore);
+    expect(await listKeys(lake.s3, lake.processedBucket)).toEqual(keysBefore);
   });
 
   it('transforms every pending batch in order, and leaves its temp space empty', async () => {
-    await extractChangedRows({ totesys: db.sql, s3, ingestionBucket: deps.ingestionBucket });
+    await extractChangedRows(lake.extractDeps(db.sql));
     await db.sql`UPDATE sales_order SET units_sold = 7, last_updated = now() WHERE sales_order_id = 3`;
-    await extractChangedRows({ totesys: db.sql, s3, ingestionBucket: deps.ingestionBucket });
+    await extractChangedRows(lake.extractDeps(db.sql));
     const result = await transformPendingBatches(deps);
     expect(result.transformedBatchIds).toEqual(['0000000001', '0000000002']);
     expect(result.upToBatchId).toBe('0000000002');
     expect(result.rows.fact_sales_order).toBe(34);
-    expect(readdirSync(workRoot)).toEqual([]);
+    expect(readdirSync(lake.workRoot)).toEqual([]);
   });
 });
 

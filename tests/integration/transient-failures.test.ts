@@ -1,22 +1,16 @@
-import type { S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import postgres, { type Sql } from 'postgres';
-import { extractChangedRows } from '../../functions/extract/extract-changed-rows';
 import { loadPendingBatches } from '../../functions/load/load-batches';
 import { migrateWarehouse } from '../../functions/load/migrate';
 import { readDatabaseTimeouts } from '../../functions/shared/config';
 import { withDatabase } from '../../functions/shared/database';
-import type { DuckDbSettings } from '../../functions/shared/duckdb-session';
 import { ConfigurationError } from '../../functions/shared/errors';
 import { transformPendingBatches } from '../../functions/transform/transform-batches';
 import { databaseUrl } from '../../scripts/local/postgres';
 import { useTestDatabase } from '../support/database';
-import { dumpWarehouseContent, seedSampleTotesys } from '../support/local-pipeline';
-import { freshBucket, listKeys, useLocalS3 } from '../support/local-s3';
+import { dumpWarehouseContent, seedSampleTotesys, useTestLake } from '../support/local-pipeline';
+import { freshBucket, listKeys } from '../support/local-s3';
 
 /**
  * What a step does when its database fails under it, on real PostgreSQL: a connection terminated
@@ -40,13 +34,9 @@ describe('transient database failures', () => {
   const totesys = useTestDatabase('transient_totesys');
   const clean = useTestDatabase('transient_clean');
   const warehouse = useTestDatabase('transient_warehouse', { each: true });
-  const lake = useLocalS3([]);
-  let s3: S3Client;
-  let workRoot: string;
-  let duckdb: DuckDbSettings;
-  /** The clean run's buckets and the warehouse content it ends with. */
-  let ingestionBucket: string;
-  let processedBucket: string;
+  /** The clean run's lake, loaded into `clean`. */
+  const lake = useTestLake('transient', { warehouse: clean, threads: 1 });
+  /** The warehouse content the clean run ends with. */
   let cleanContent: Record<string, string[]>;
   /** A ToteSys role that row-level security applies to (a superuser bypasses it), and its URL. */
   let readerUrl: string;
@@ -55,9 +45,6 @@ describe('transient database failures', () => {
   let savedEnv: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
-    s3 = lake.client();
-    workRoot = mkdtempSync(path.join(tmpdir(), 'transient-work-'));
-    duckdb = { memoryLimitMb: 256, threads: 1, workRoot };
     await seedSampleTotesys(totesys.sql);
     // More sales orders after the sample's, so that the gate stops a COPY well into its rows.
     await totesys.sql`INSERT INTO sales_order
@@ -79,17 +66,13 @@ describe('transient database failures', () => {
     readerUrl = url.toString();
 
     // The clean run: the superuser reads through the policy without stopping.
-    ingestionBucket = await freshBucket(s3, 'ingestion');
-    processedBucket = await freshBucket(s3, 'processed');
-    await extractChangedRows({ totesys: totesys.sql, s3, ingestionBucket });
-    await transformPendingBatches({ s3, ingestionBucket, processedBucket, duckdb });
-    await loadPendingBatches({ warehouse: clean.sql, s3, processedBucket, duckdb });
+    await lake.fresh();
+    await lake.runPipeline(totesys.sql);
     cleanContent = await contentOf(clean.sql);
     expect(cleanContent.fact_sales_order).toHaveLength(233);
   });
 
   afterAll(async () => {
-    rmSync(workRoot, { recursive: true, force: true });
     // The role is the server's, not the database's: revoke its grants (where the database is still there), then drop it.
     const admin = postgres(process.env.TEST_POSTGRES_URL!, { max: 1, onnotice: () => {} });
     try {
@@ -114,7 +97,7 @@ describe('transient database failures', () => {
   /** Runs a step's real Lambda handler, loaded afresh (it reads its configuration once) with `env`. */
   function invoke(step: Step, env: Record<string, string>, input: Record<string, unknown> = {}): Promise<unknown> {
     jest.resetModules();
-    Object.assign(process.env, lake.env(), { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true', LOAD_THREADS: '1', LOAD_MEMORY_LIMIT_MB: '256', LOAD_WORK_DIR: workRoot }, env);
+    Object.assign(process.env, lake.env(), { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true', LOAD_THREADS: '1', LOAD_MEMORY_LIMIT_MB: '256', LOAD_WORK_DIR: lake.workRoot }, env);
     const { handler } = require(`../../functions/${step}/handler`) as { handler: (input: unknown, context: Context) => Promise<unknown> };
     const running = handler(input, lambdaContext);
     running.catch(() => {}); // awaited by the test; not an unhandled rejection meanwhile
@@ -187,7 +170,7 @@ describe('transient database failures', () => {
   };
 
   it('a ToteSys connection terminated mid-COPY fails Extract as retryable, naming ToteSys, with no batch committed; the retry ends as a clean run', async () => {
-    const bucket = await freshBucket(s3, 'ingestion');
+    const bucket = await freshBucket(lake.s3, 'ingestion');
     const env = { TOTESYS_DATABASE_URL: readerUrl, INGESTION_BUCKET: bucket };
     const failure = await failureWhenTerminated(totesys, 'COPY (%', () => invoke('extract', env));
 
@@ -195,12 +178,12 @@ describe('transient database failures', () => {
     expect((failure as Error).message).toMatch(new RegExp(`^ToteSys database at ${where(totesys.url)} dropped the connection`));
     expect((failure as Error).message).not.toContain(readerPassword);
     // Nothing committed: no manifest, so the retry extracts the same batch again.
-    expect(await listKeys(s3, bucket, 'manifests/')).toEqual([]);
+    expect(await listKeys(lake.s3, bucket, 'manifests/')).toEqual([]);
 
     await expect(invoke('extract', env)).resolves.toMatchObject({ batchId: '0000000001', totalRows: 294 + 200 });
-    const processed = await freshBucket(s3, 'processed');
-    await transformPendingBatches({ s3, ingestionBucket: bucket, processedBucket: processed, duckdb });
-    await loadPendingBatches({ warehouse: warehouse.sql, s3, processedBucket: processed, duckdb });
+    const processed = await freshBucket(lake.s3, 'processed');
+    await transformPendingBatches({ s3: lake.s3, ingestionBucket: bucket, processedBucket: processed, duckdb: lake.duckdb });
+    await loadPendingBatches({ warehouse: warehouse.sql, s3: lake.s3, processedBucket: processed, duckdb: lake.duckdb });
     expect(await contentOf(warehouse.sql)).toEqual(cleanContent);
   });
 
@@ -220,7 +203,7 @@ describe('transient database failures', () => {
     await gateInserts(warehouse.sql, 'fact_sales_order', `NEW.sales_order_id = ${GATED_ORDER}`);
     // With bulkRows 1 every table's first load is a COPY straight into it (the big-first-load path).
     const load = () =>
-      withDatabase('Warehouse', { url: warehouse.url }, noSecrets, (sql) => loadPendingBatches({ warehouse: sql, s3, processedBucket, duckdb, bulkRows: 1 }));
+      withDatabase('Warehouse', { url: warehouse.url }, noSecrets, (sql) => loadPendingBatches({ ...lake.loadDeps, warehouse: sql, bulkRows: 1 }));
     const failure = await failureWhenTerminated(warehouse, 'COPY fact_sales_order %', () => load());
 
     expect(failure).toMatchObject({ name: 'DatabaseUnavailableError' });
@@ -235,7 +218,7 @@ describe('transient database failures', () => {
   it('a warehouse connection terminated mid-statement fails the Load Lambda as retryable, naming the warehouse; the retry ends as a clean run', async () => {
     await migrateWarehouse(warehouse.sql);
     await gateInserts(warehouse.sql, 'dim_counterparty', 'true');
-    const env = { WAREHOUSE_DATABASE_URL: warehouse.url, PROCESSED_BUCKET: processedBucket };
+    const env = { WAREHOUSE_DATABASE_URL: warehouse.url, PROCESSED_BUCKET: lake.processedBucket };
     const failure = await failureWhenTerminated(warehouse, 'INSERT INTO dim_counterparty %', () => invoke('load', env));
 
     expect(failure).toMatchObject({ name: 'DatabaseUnavailableError' });
@@ -248,7 +231,7 @@ describe('transient database failures', () => {
 
   it('a table locked by another session past DATABASE_LOCK_TIMEOUT_MS fails Load at once as retryable; the retry ends as a clean run', async () => {
     await migrateWarehouse(warehouse.sql);
-    const env = { WAREHOUSE_DATABASE_URL: warehouse.url, PROCESSED_BUCKET: processedBucket, DATABASE_LOCK_TIMEOUT_MS: '500' };
+    const env = { WAREHOUSE_DATABASE_URL: warehouse.url, PROCESSED_BUCKET: lake.processedBucket, DATABASE_LOCK_TIMEOUT_MS: '500' };
     const other = await warehouse.sql.reserve();
     let failure: unknown;
     let waitedMs = 0;
@@ -276,7 +259,7 @@ describe('transient database failures', () => {
   });
 
   it('a statement past DATABASE_STATEMENT_TIMEOUT_MS fails Extract as retryable, naming ToteSys and the bound', async () => {
-    const bucket = await freshBucket(s3, 'ingestion');
+    const bucket = await freshBucket(lake.s3, 'ingestion');
     const gate = await closeGate(totesys.sql);
     let failure: unknown;
     try {
@@ -289,7 +272,7 @@ describe('transient database failures', () => {
     expect((failure as Error).message).toMatch(
       new RegExp(`^ToteSys database at ${where(totesys.url)}: a statement ran longer than statement_timeout \\(500 ms, DATABASE_STATEMENT_TIMEOUT_MS\\)`),
     );
-    expect(await listKeys(s3, bucket, 'manifests/')).toEqual([]);
+    expect(await listKeys(lake.s3, bucket, 'manifests/')).toEqual([]);
   });
 
   it('a lock timeout while two databases are at work names both, since either may have raised it', async () => {
@@ -324,7 +307,7 @@ describe('transient database failures', () => {
   });
 
   it('a ToteSys connection terminated during Verify names ToteSys, not the warehouse Verify also holds', async () => {
-    const env = { TOTESYS_DATABASE_URL: readerUrl, WAREHOUSE_DATABASE_URL: clean.url, INGESTION_BUCKET: ingestionBucket };
+    const env = { TOTESYS_DATABASE_URL: readerUrl, WAREHOUSE_DATABASE_URL: clean.url, INGESTION_BUCKET: lake.ingestionBucket };
     const failure = await failureWhenTerminated(totesys, '%sales_order%', () => invoke('verify', env));
     expect(failure).toMatchObject({ name: 'DatabaseUnavailableError' });
     expect((failure as Error).message).toMatch(new RegExp(`^ToteSys database at ${where(totesys.url)} dropped the connection`));
@@ -334,7 +317,7 @@ describe('transient database failures', () => {
     const missing = () => databaseUrl(process.env.TEST_POSTGRES_URL!, `transient_missing_${process.pid}`);
 
     it('ToteSys', async () => {
-      const failure = await invoke('extract', { TOTESYS_DATABASE_URL: missing(), INGESTION_BUCKET: ingestionBucket }).catch((error: unknown) => error);
+      const failure = await invoke('extract', { TOTESYS_DATABASE_URL: missing(), INGESTION_BUCKET: lake.ingestionBucket }).catch((error: unknown) => error);
       expect(failure).toMatchObject({ name: 'ConfigurationError' });
       const message = (failure as Error).message;
       expect(message).toMatch(new RegExp(`^ToteSys database at ${where(missing())}: database "transient_missing_\\d+" does not exist\\.`));
@@ -344,7 +327,7 @@ describe('transient database failures', () => {
     });
 
     it('the warehouse', async () => {
-      const failure = await invoke('load', { WAREHOUSE_DATABASE_URL: missing(), PROCESSED_BUCKET: processedBucket }).catch((error: unknown) => error);
+      const failure = await invoke('load', { WAREHOUSE_DATABASE_URL: missing(), PROCESSED_BUCKET: lake.processedBucket }).catch((error: unknown) => error);
       expect(failure).toMatchObject({ name: 'ConfigurationError' });
       const message = (failure as Error).message;
       expect(message).toMatch(new RegExp(`^Warehouse database at ${where(missing())}: database "transient_missing_\\d+" does not exist\\.`));
@@ -357,7 +340,7 @@ describe('transient database failures', () => {
       const url = new URL(totesys.url);
       url.username = `transient_nobody_${process.pid}`;
       url.password = 'not-a-real-password';
-      const failure = await invoke('extract', { TOTESYS_DATABASE_URL: url.toString(), INGESTION_BUCKET: ingestionBucket }).catch((error: unknown) => error);
+      const failure = await invoke('extract', { TOTESYS_DATABASE_URL: url.toString(), INGESTION_BUCKET: lake.ingestionBucket }).catch((error: unknown) => error);
       expect(failure).toMatchObject({ name: 'ConfigurationError' });
       const message = (failure as Error).message;
       expect(message).toMatch(new RegExp(`^ToteSys database at ${where(totesys.url)}: `));

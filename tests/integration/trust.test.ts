@@ -1,14 +1,9 @@
-import type { S3Client } from '@aws-sdk/client-s3';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { extractChangedRows } from '../../functions/extract/extract-changed-rows';
 import { emptyWarehouse } from '../../functions/load/lineage';
-import { loadPendingBatches, type LoadDependencies } from '../../functions/load/load-batches';
-import { transformPendingBatches, type TransformDependencies } from '../../functions/transform/transform-batches';
+import { loadPendingBatches } from '../../functions/load/load-batches';
+import { transformPendingBatches } from '../../functions/transform/transform-batches';
 import { useTestDatabase } from '../support/database';
-import { dumpWarehouseContent, seedSampleTotesys } from '../support/local-pipeline';
-import { freshBucket, useLocalS3 } from '../support/local-s3';
+import { dumpWarehouseContent, seedSampleTotesys, useTestLake } from '../support/local-pipeline';
 import { DIMENSION_ORACLES, diffRows, noDifferences, readCanonical, readSource, readWarehouse, FACT_ORACLES } from '../support/warehouse-oracle';
 
 /**
@@ -19,38 +14,14 @@ describe('trust: every source change reaches the warehouse', () => {
   const totesys = useTestDatabase('trust_totesys', { each: true });
   const warehouse = useTestDatabase('trust_warehouse', { each: true });
   const otherTotesys = useTestDatabase('trust_other_totesys', { each: true });
-  const lake = useLocalS3([]);
-  let s3: S3Client;
-  let workRoot: string;
-  let ingestionBucket: string;
-  let transformDeps: TransformDependencies;
-  let loadDeps: LoadDependencies;
-
-  beforeAll(() => {
-    workRoot = mkdtempSync(path.join(tmpdir(), 'trust-work-'));
-  });
-  afterAll(() => rmSync(workRoot, { recursive: true, force: true }));
-
-  async function freshLake(): Promise<void> {
-    s3 = lake.client();
-    ingestionBucket = await freshBucket(s3, 'trust-ingestion');
-    const processedBucket = await freshBucket(s3, 'trust-processed');
-    const duckdb = { memoryLimitMb: 256, threads: 2, workRoot };
-    transformDeps = { s3, ingestionBucket, processedBucket, duckdb };
-    loadDeps = { warehouse: warehouse.sql, s3, processedBucket, duckdb };
-  }
+  const lake = useTestLake('trust', { warehouse });
 
   beforeEach(async () => {
-    await freshLake();
+    await lake.fresh();
     await seedSampleTotesys(totesys.sql);
   });
 
-  async function run(source = totesys.sql) {
-    const extract = await extractChangedRows({ totesys: source, s3, ingestionBucket });
-    const transform = await transformPendingBatches(transformDeps);
-    const load = await loadPendingBatches(loadDeps);
-    return { extract, transform, load };
-  }
+  const run = (source = totesys.sql) => lake.runPipeline(source);
 
   const versionsOf = async (salesOrderId: number) =>
     warehouse.sql<{ units_sold: number }[]>`SELECT units_sold FROM fact_sales_order WHERE sales_order_id = ${salesOrderId} ORDER BY sales_record_id`;
@@ -162,11 +133,11 @@ describe('trust: every source change reaches the warehouse', () => {
     await run();
     await totesys.sql`UPDATE sales_order SET units_sold = units_sold + 1, last_updated = last_updated + interval '1 second' WHERE sales_order_id = 2`;
     expect((await run()).load.loadedBatchIds).toEqual(['0000000002']);
-    await freshLake();
-    await extractChangedRows({ totesys: totesys.sql, s3, ingestionBucket });
-    await transformPendingBatches(transformDeps);
+    await lake.fresh();
+    await extractChangedRows(lake.extractDeps(totesys.sql));
+    await transformPendingBatches(lake.transformDeps);
     const before = await dumpWarehouseContent(warehouse.sql);
-    const refusal = loadPendingBatches(loadDeps);
+    const refusal = loadPendingBatches(lake.loadDeps);
     await expect(refusal).rejects.toMatchObject({ name: 'PipelineStateError' });
     const message = ((await refusal.catch((error: Error) => error)) as Error).message;
     expect(message).toMatch(/^The warehouse was loaded from lake [0-9a-f-]{36} \(database test_trust_totesys_\w+ \(oid \d+.*\), ingestion s3:\/\/trust-ingestion-[^,]+, processed s3:\/\/trust-processed-[^)]+\), up to batch 0000000002, but the processed bucket s3:\/\/trust-processed-\S+ holds batches of lake [0-9a-f-]{36} /);
@@ -175,7 +146,7 @@ describe('trust: every source change reaches the warehouse', () => {
     expect(await dumpWarehouseContent(warehouse.sql)).toEqual(before);
 
     await emptyWarehouse(warehouse.sql);
-    const rebuilt = await loadPendingBatches(loadDeps);
+    const rebuilt = await loadPendingBatches(lake.loadDeps);
     expect(rebuilt.loadedBatchIds).toEqual(['0000000001']);
     for (const fact of FACT_ORACLES) {
       const expected = await readSource(totesys.sql, fact);
@@ -186,7 +157,7 @@ describe('trust: every source change reaches the warehouse', () => {
   it('refuses a ToteSys that is not the database the lake was extracted from', async () => {
     await run();
     await seedSampleTotesys(otherTotesys.sql);
-    await expect(extractChangedRows({ totesys: otherTotesys.sql, s3, ingestionBucket })).rejects.toMatchObject({
+    await expect(extractChangedRows(lake.extractDeps(otherTotesys.sql))).rejects.toMatchObject({
       name: 'PipelineStateError',
       message: expect.stringMatching(
         /^The ingestion bucket trust-ingestion-\S+ is lake [0-9a-f-]{36}, extracted from ToteSys database test_trust_totesys_\w+ \(oid \d+.*\), but TOTESYS points at database test_trust_other_totesys_\w+ .*Ways out: point TOTESYS_DATABASE_URL/,

@@ -1,21 +1,17 @@
-import type { S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { extractChangedRows } from '../../functions/extract/extract-changed-rows';
-import { loadPendingBatches, type LoadDependencies } from '../../functions/load/load-batches';
+import { loadPendingBatches } from '../../functions/load/load-batches';
 import { localS3Client } from '../../scripts/local/s3';
-import { transformPendingBatches, type TransformDependencies } from '../../functions/transform/transform-batches';
 import { differingBuckets, findDifferentKeys, readBucketSums } from '../../functions/verify/compare-rows';
 import type { TableVerification, VerificationResult } from '../../functions/verify/report';
 import { verifyWarehouse } from '../../functions/verify/verify-warehouse';
 import { LOCAL_BUCKETS, startLocalEnvironment } from '../../scripts/local/environment';
 import { useTestDatabase } from '../support/database';
-import { seedSampleTotesys } from '../support/local-pipeline';
-import { freshBucket, useLocalS3 } from '../support/local-s3';
+import { runThreeSteps, seedSampleTotesys, useTestLake } from '../support/local-pipeline';
 
 /**
  * `npm run verify` on real PostgreSQL and a real local S3 server, over a warehouse the real
@@ -24,35 +20,15 @@ import { freshBucket, useLocalS3 } from '../support/local-s3';
 describe('verify: the warehouse against ToteSys as of the last loaded batch', () => {
   const totesys = useTestDatabase('verify_totesys', { each: true });
   const warehouse = useTestDatabase('verify_warehouse', { each: true });
-  const lake = useLocalS3([]);
-  let s3: S3Client;
-  let workRoot: string;
-  let ingestionBucket: string;
-  let transformDeps: TransformDependencies;
-  let loadDeps: LoadDependencies;
-
-  beforeAll(() => {
-    workRoot = mkdtempSync(path.join(tmpdir(), 'verify-work-'));
-  });
-  afterAll(() => rmSync(workRoot, { recursive: true, force: true }));
+  const lake = useTestLake('verify', { warehouse });
 
   beforeEach(async () => {
-    s3 = lake.client();
-    ingestionBucket = await freshBucket(s3, 'verify-ingestion');
-    const processedBucket = await freshBucket(s3, 'verify-processed');
-    const duckdb = { memoryLimitMb: 256, threads: 2, workRoot };
-    transformDeps = { s3, ingestionBucket, processedBucket, duckdb };
-    loadDeps = { warehouse: warehouse.sql, s3, processedBucket, duckdb };
+    await lake.fresh();
     await seedSampleTotesys(totesys.sql);
   });
 
-  async function runPipeline(): Promise<void> {
-    await extractChangedRows({ totesys: totesys.sql, s3, ingestionBucket });
-    await transformPendingBatches(transformDeps);
-    await loadPendingBatches(loadDeps);
-  }
-
-  const verify = () => verifyWarehouse({ totesys: totesys.sql, warehouse: warehouse.sql, s3, ingestionBucket });
+  const runPipeline = () => lake.runPipeline(totesys.sql);
+  const verify = () => verifyWarehouse({ totesys: totesys.sql, warehouse: warehouse.sql, s3: lake.s3, ingestionBucket: lake.ingestionBucket });
 
   /** Every table's counts, by table. */
   const countsOf = (result: VerificationResult) =>
@@ -244,7 +220,7 @@ describe('verify: the warehouse against ToteSys as of the last loaded batch', ()
 
   it('refuses to verify a warehouse that holds no batch', async () => {
     await expect(verify()).rejects.toThrow('Nothing to verify: the warehouse holds no batch; run the pipeline first');
-    await loadPendingBatches(loadDeps); // migrates the warehouse; the lake is empty
+    await loadPendingBatches(lake.loadDeps); // migrates the warehouse; the lake is empty
     await expect(verify()).rejects.toThrow('the warehouse holds no batch; run the pipeline first');
   });
 
@@ -254,7 +230,7 @@ describe('verify: the warehouse against ToteSys as of the last loaded batch', ()
     Object.assign(process.env, {
       TOTESYS_DATABASE_URL: totesys.url,
       WAREHOUSE_DATABASE_URL: warehouse.url,
-      INGESTION_BUCKET: ingestionBucket,
+      INGESTION_BUCKET: lake.ingestionBucket,
       ...lake.env(),
       POWERTOOLS_LOG_LEVEL: 'SILENT',
     });
@@ -327,11 +303,8 @@ describe('verify: the warehouse against ToteSys as of the last loaded batch', ()
       // The pipeline of `npm start` on this PIPELINE_HOME: its S3 server over home/s3, the two local buckets.
       const environment = await startLocalEnvironment({ home, totesysUrl: totesys.url, warehouseUrl: warehouse.url });
       try {
-        const local = localS3Client(environment.stepEnv.AWS_ENDPOINT_URL_S3!);
-        const duckdb = { memoryLimitMb: 256, threads: 2, workRoot };
-        await extractChangedRows({ totesys: totesys.sql, s3: local, ingestionBucket: LOCAL_BUCKETS.ingestion });
-        await transformPendingBatches({ s3: local, ingestionBucket: LOCAL_BUCKETS.ingestion, processedBucket: LOCAL_BUCKETS.processed, duckdb });
-        await loadPendingBatches({ warehouse: warehouse.sql, s3: local, processedBucket: LOCAL_BUCKETS.processed, duckdb });
+        const s3 = localS3Client(environment.stepEnv.AWS_ENDPOINT_URL_S3!);
+        await runThreeSteps(totesys.sql, { s3, ingestionBucket: LOCAL_BUCKETS.ingestion, processedBucket: LOCAL_BUCKETS.processed, duckdb: lake.duckdb, warehouse: warehouse.sql });
       } finally {
         await environment.stop();
       }

@@ -1,19 +1,28 @@
+import type { S3Client } from '@aws-sdk/client-s3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Sql } from 'postgres';
-import type { PipelineStep } from '../../functions/shared/step-contract';
+import { extractChangedRows, type ExtractDependencies } from '../../functions/extract/extract-changed-rows';
+import { loadPendingBatches, type LoadDependencies } from '../../functions/load/load-batches';
+import type { DuckDbSettings } from '../../functions/shared/duckdb-session';
+import type { ExtractOutput, LoadOutput, PipelineStep, TransformOutput } from '../../functions/shared/step-contract';
+import { transformPendingBatches, type TransformDependencies } from '../../functions/transform/transform-batches';
 import { startLocalEnvironment, type LocalEnvironment } from '../../scripts/local/environment';
 import type { StepHandler } from '../../scripts/local/execution';
 import { inProcessHandlers } from '../../scripts/local/step-handlers';
 import { loadSample } from '../../scripts/totesys/sample';
 import { createTotesysSchema } from '../../scripts/totesys/schema';
+import type { TestDatabase } from './database';
+import { freshBucket, useLocalS3, type TestS3 } from './local-s3';
 
 /**
- * What the state-machine tests need to run the real definition over the real step handlers, as
- * `npm start` does: a ToteSys holding the real sample, a local environment (its own S3 server and
- * buckets under a temp PIPELINE_HOME) pointed at a given ToteSys and warehouse, the real handlers
- * loaded afresh for it, fault injection around them, and the warehouse as comparable text.
+ * The pipeline as the tests run it. In process, for the step suites: a lake of the suite's own on
+ * a local S3 server (useTestLake), with Extract, Transform and Load over it, step by step or as
+ * one run. As `npm start` runs it, for the state-machine tests: the real definition over the real
+ * step handlers, with a ToteSys holding the real sample, a local environment (its own S3 server
+ * and buckets under a temp PIPELINE_HOME) pointed at a given ToteSys and warehouse, the real
+ * handlers loaded afresh for it, fault injection around them, and the warehouse as comparable text.
  */
 
 export const SAMPLE_DIR = path.join(__dirname, '../fixtures/totesys-sample');
@@ -22,6 +31,117 @@ export const SAMPLE_DIR = path.join(__dirname, '../fixtures/totesys-sample');
 export async function seedSampleTotesys(sql: Sql): Promise<void> {
   await createTotesysSchema(sql);
   await loadSample(sql, SAMPLE_DIR);
+}
+
+/** What one run of the three steps returned. */
+export interface PipelineRun {
+  extract: ExtractOutput;
+  transform: TransformOutput;
+  load: LoadOutput;
+}
+
+/** Where one run of the three steps reads and writes: a lake, the DuckDB settings of its steps, a warehouse. */
+export interface PipelineStores {
+  readonly s3: S3Client;
+  readonly ingestionBucket: string;
+  readonly processedBucket: string;
+  readonly duckdb: DuckDbSettings;
+  readonly warehouse: Sql;
+}
+
+/** One run of the pipeline in process: Extract from `totesys`, Transform (with `transform` in its dependencies), Load. */
+export async function runThreeSteps(totesys: Sql, stores: PipelineStores, transform: Partial<TransformDependencies> = {}): Promise<PipelineRun> {
+  const { s3, ingestionBucket, processedBucket, duckdb, warehouse } = stores;
+  const extract = await extractChangedRows({ totesys, s3, ingestionBucket });
+  const transformed = await transformPendingBatches({ s3, ingestionBucket, processedBucket, duckdb, ...transform });
+  const load = await loadPendingBatches({ warehouse, s3, processedBucket, duckdb });
+  return { extract, transform: transformed, load };
+}
+
+/** A lake of the calling suite's own on a local S3 server, and the steps' dependencies over it. */
+export interface TestLake extends TestS3 {
+  /** A client of the server, new with each fresh(). */
+  readonly s3: S3Client;
+  readonly ingestionBucket: string;
+  readonly processedBucket: string;
+  /** The lake's work folder: the DuckDB sessions' space. */
+  readonly workRoot: string;
+  /** Modest DuckDB resources over the work folder, for Transform and Load alike. */
+  readonly duckdb: DuckDbSettings;
+  /** Extract from `totesys` into the lake. */
+  extractDeps(totesys: Sql): ExtractDependencies;
+  readonly transformDeps: TransformDependencies;
+  /** Load into the warehouse given to useTestLake (the current one, where it is made for each test). */
+  readonly loadDeps: LoadDependencies;
+  /** A new lake: empty ingestion and processed buckets, an empty work folder. Call it in beforeEach or beforeAll. */
+  fresh(): Promise<void>;
+  /** One run of the three steps from `totesys` into the warehouse, Transform with `transform` in its dependencies. */
+  runPipeline(totesys: Sql, transform?: Partial<TransformDependencies>): Promise<PipelineRun>;
+}
+
+/**
+ * Starts a local S3 server for the calling suite and gives it a lake there: buckets named
+ * `<name>-ingestion-…` and `<name>-processed-…`, a work folder, and the steps' dependencies over
+ * them, Load's into `warehouse`. The lake exists once `fresh()` has run; each call makes a new one
+ * (the previous work folder is removed then, the last after the suite).
+ */
+export function useTestLake(name: string, options: { warehouse?: TestDatabase; threads?: number } = {}): TestLake {
+  const server = useLocalS3([]);
+  let current: { s3: S3Client; ingestionBucket: string; processedBucket: string; workRoot: string } | undefined;
+  const lake = () => {
+    if (!current) throw new Error(`the ${name} lake is used before lake.fresh() (call it in beforeAll or beforeEach)`);
+    return current;
+  };
+  const removeWorkRoot = () => {
+    if (current) rmSync(current.workRoot, { recursive: true, force: true });
+  };
+  afterAll(removeWorkRoot);
+  const duckdb = (): DuckDbSettings => ({ memoryLimitMb: 256, threads: options.threads ?? 2, workRoot: lake().workRoot });
+  const transformDeps = (): TransformDependencies => {
+    const { s3, ingestionBucket, processedBucket } = lake();
+    return { s3, ingestionBucket, processedBucket, duckdb: duckdb() };
+  };
+  const loadDeps = (): LoadDependencies => {
+    if (!options.warehouse) throw new Error(`the ${name} lake has no warehouse: give useTestLake one`);
+    const { s3, processedBucket } = lake();
+    return { warehouse: options.warehouse.sql, s3, processedBucket, duckdb: duckdb() };
+  };
+  return {
+    get endpoint() {
+      return server.endpoint;
+    },
+    client: () => server.client(),
+    env: () => server.env(),
+    get s3() {
+      return lake().s3;
+    },
+    get ingestionBucket() {
+      return lake().ingestionBucket;
+    },
+    get processedBucket() {
+      return lake().processedBucket;
+    },
+    get workRoot() {
+      return lake().workRoot;
+    },
+    get duckdb() {
+      return duckdb();
+    },
+    extractDeps: (totesys) => ({ totesys, s3: lake().s3, ingestionBucket: lake().ingestionBucket }),
+    get transformDeps() {
+      return transformDeps();
+    },
+    get loadDeps() {
+      return loadDeps();
+    },
+    fresh: async () => {
+      removeWorkRoot();
+      const s3 = server.client();
+      const workRoot = mkdtempSync(path.join(tmpdir(), `${name}-work-`));
+      current = { s3, workRoot, ingestionBucket: await freshBucket(s3, `${name}-ingestion`), processedBucket: await freshBucket(s3, `${name}-processed`) };
+    },
+    runPipeline: (totesys, transform = {}) => runThreeSteps(totesys, { ...transformDeps(), warehouse: loadDeps().warehouse }, transform),
+  };
 }
 
 export interface LocalPipeline {

@@ -106,7 +106,7 @@ describe('int_calendar_range and dim_date', () => {
 describe('the row checks (functions/transform/row-tests.ts)', () => {
   it('name the relation, the row key, the field and why, check by check', async () => {
     const failing = await withDuckDb({ memoryLimitMb: 128, threads: 1, workRoot: tmpdir() }, async (session) => {
-      await session.run(`CREATE TABLE current_staff AS SELECT 19 AS staff_id`);
+      await session.run(`CREATE TABLE current_keys_staff AS SELECT 19 AS staff_id`);
       await session.run(`CREATE TABLE stg_sales_order AS SELECT * FROM (VALUES (2, 19), (6, 999), (7, NULL)) AS t(sales_order_id, staff_id)`);
       await session.run(`CREATE TABLE dim_design AS SELECT * FROM (VALUES (3), (3), (4)) AS t(design_id)`);
       await session.run(`CREATE TABLE int_calendar_range AS SELECT DATE '2022-01-01' AS first_day, DATE '2022-12-31' AS last_day, true AS widened`);
