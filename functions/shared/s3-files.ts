@@ -23,3 +23,9 @@ export async function uploadFile(s3: S3Client, bucket: string, key: string, file
     leavePartsOnError: false,
   }).done();
 }
+
+/** Waits for every upload, then fails with the first failure, if any: none is left running while the session's folder is removed. */
+export async function allUploaded(uploads: readonly Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(uploads)).find((outcome) => outcome.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+}

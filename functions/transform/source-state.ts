@@ -4,7 +4,7 @@ import { sequenceOf } from '../shared/batch-manifests';
 import { sourceStateKey, type TransformState } from '../shared/processed-manifest';
 import { TOTESYS_TABLES, type TotesysTableName } from '../shared/totesys-tables';
 import type { DuckDbSession } from '../shared/duckdb-session';
-import { downloadObject, uploadFile } from '../shared/s3-files';
+import { allUploaded, downloadObject, uploadFile } from '../shared/s3-files';
 import { CURRENT_STATE_TABLES } from './models/models';
 
 /**
@@ -81,6 +81,7 @@ export async function saveSourceState(
   attemptId: string,
 ): Promise<TransformState['sources']> {
   const sources: Partial<Record<TotesysTableName, readonly string[]>> = {};
+  const uploads: Promise<void>[] = [];
   for (const name of CURRENT_STATE_TABLES) {
     const parts = previous?.sources[name] ?? [];
     const [{ changed }] = (await session.rows<{ changed: bigint }>(
@@ -96,9 +97,10 @@ export async function saveSourceState(
     const file = path.join(session.dir, 'out', `state-${name}.parquet`);
     await session.run(`COPY (${rows}) TO $1 (FORMAT parquet, COMPRESSION zstd)`, [file]);
     const key = sourceStateKey(name, batchId, attemptId);
-    await uploadFile(s3, bucket, key, file, 'application/vnd.apache.parquet');
+    uploads.push(uploadFile(s3, bucket, key, file, 'application/vnd.apache.parquet'));
     sources[name] = compact ? [key] : [...parts, key];
   }
+  await allUploaded(uploads);
   return sources;
 }
 

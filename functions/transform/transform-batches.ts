@@ -12,7 +12,7 @@ import { createPreviousCalendarRange, readCalendarRange } from './calendar-state
 import { createCurrencyNameLookup } from './reference-data';
 import { holdDanglingReferences } from './reference-checks';
 import { runModels, writeModelOutput } from './run-models';
-import { uploadFile } from '../shared/s3-files';
+import { allUploaded, uploadFile } from '../shared/s3-files';
 import { DEFAULT_ROW_POLICY, describeHeldRow, quarantineKey, readHeldRows, writeHeldRows, type HeldRow, type RowPolicy } from '../shared/quarantine';
 import { openSourceState, saveSourceState } from './source-state';
 import { stageIngestedBatch } from './stage-batch';
@@ -117,15 +117,19 @@ export async function transformBatch(deps: TransformDependencies, batchId: strin
     });
     const calendar = await readCalendarRange(session);
     const tables: Partial<Record<WarehouseTableName, ProcessedTable>> = {};
+    const uploads: Promise<void>[] = [];
     for (const { model, rows } of built) {
       // A table the batch did not touch has no object (dim_date has rows only when its range widened).
       if (!model.warehouseTable || rows === 0) continue;
       const table = model.warehouseTable;
       const key = processedTableKey(table, batchId, attemptId);
-      await uploadFile(deps.s3, deps.processedBucket, key, await writeModelOutput(session, table), 'application/vnd.apache.parquet');
       tables[table] = { key, rows };
-      log('info', LOG_EVENTS.transform.tableTransformed, { batchId, table, rows });
+      // DuckDB writes the files one by one; their uploads overlap (most are one small request).
+      const file = await writeModelOutput(session, table);
+      uploads.push(uploadFile(deps.s3, deps.processedBucket, key, file, 'application/vnd.apache.parquet'));
     }
+    await allUploaded(uploads);
+    for (const [table, { rows }] of Object.entries(tables)) log('info', LOG_EVENTS.transform.tableTransformed, { batchId, table, rows });
     let deleted: ProcessedTable | undefined;
     if (deletions > 0) {
       const key = processedDeletionsKey(batchId, attemptId);
