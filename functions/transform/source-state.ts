@@ -5,7 +5,7 @@ import { sourceStateKey, type TransformState } from '../shared/processed-manifes
 import { TOTESYS_TABLES, type TotesysTableName } from '../shared/totesys-tables';
 import type { DuckDbSession } from '../shared/duckdb-session';
 import { allUploaded, downloadObject, uploadFile } from '../shared/s3-files';
-import { CURRENT_STATE_TABLES } from './models/models';
+import { CURRENT_STATE_TABLES, STAGING_MODELS } from './models/models';
 
 /**
  * The current state of the ToteSys tables that dimensions are built from or that other rows
@@ -43,21 +43,27 @@ export async function openSourceState(session: DuckDbSession, s3: S3Client, buck
 }
 
 /**
- * `current_keys_<table>`: the keys of `current_<table>`, for the `relationships` checks, which
- * read them once per check and per pass. The previous state's keys are worked out once, reading
- * only the key and the version columns of the parts; the batch's rows are unique by key (the
- * staging `unique` check), so its keys need no window. A view over what the batch holds now: a row
- * the checks take out of the batch takes its key out, or gives back its previous version's.
+ * `current_keys_<table>`: the keys of `current_<table>` that the `relationships` checks look up,
+ * which read them once per check and per pass. Of the previous state, only the keys this batch's
+ * staged rows reference are worked out (their newest version across the parts, reading only the
+ * key and version columns), once: a check asks about no other key, and the checks only ever take
+ * rows out. The batch's rows are unique by key (the staging `unique` check), so its own keys need
+ * no window. A view over what the batch holds now: a row the checks take out of the batch takes
+ * its key out, or gives back its previous version's.
  */
 async function createCurrentKeys(session: DuckDbSession, name: TotesysTableName, files: readonly string[]): Promise<void> {
   const key = `"${TOTESYS_TABLES[name].primaryKey}"`;
   const batchKeys = `SELECT ${key} FROM stg_${name}`;
-  if (files.length === 0) {
+  const referenced = STAGING_MODELS.flatMap((model) =>
+    model.tests.flatMap((test) => (test.test === 'relationships' && test.to === name ? [`SELECT "${test.column}" AS referenced FROM ${model.name}`] : [])),
+  );
+  if (files.length === 0 || referenced.length === 0) {
     await session.run(`CREATE VIEW current_keys_${name} AS ${batchKeys}`);
     return;
   }
   await session.run(`CREATE TABLE previous_keys_${name} AS
     SELECT ${key}, coalesce(_deleted, false) AS _deleted FROM read_parquet(${parquetList(files)}, union_by_name = true)
+    WHERE ${key} IN (${referenced.join(' UNION ')})
     QUALIFY row_number() OVER (PARTITION BY ${key} ORDER BY _batch DESC) = 1`);
   await session.run(`CREATE VIEW current_keys_${name} AS ${batchKeys}
     UNION ALL SELECT ${key} FROM previous_keys_${name} p
