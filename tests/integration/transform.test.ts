@@ -103,7 +103,7 @@ describe('transform', () => {
       fact_sales_order: 33,
       fact_purchase_order: 50,
       fact_payment: 38,
-      dim_date: expect.any(Number),
+      dim_date: calendarDaysOfSample(),
       dim_staff: 20,
       dim_location: 30,
       dim_currency: 3,
@@ -294,4 +294,23 @@ function factDatesOfSample(): string[] {
 
 function daysBetween(from: string, to: string): number {
   return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000);
+}
+
+/**
+ * The days from the earliest to the latest date of the sample's facts (every date field of the
+ * orders and payments, timestamps by their day): what dim_date must hold after the first batch.
+ */
+function calendarDaysOfSample(): number {
+  const fields: Record<string, readonly string[]> = {
+    sales_order: ['created_at', 'last_updated', 'agreed_payment_date', 'agreed_delivery_date'],
+    purchase_order: ['created_at', 'last_updated', 'agreed_delivery_date', 'agreed_payment_date'],
+    payment: ['created_at', 'last_updated', 'payment_date'],
+  };
+  const days = Object.entries(fields).flatMap(([table, names]) =>
+    readFileSync(path.join(SAMPLE_DIR, `${table}.jsonl`), 'utf-8')
+      .trim()
+      .split('\n')
+      .flatMap((line) => names.map((name) => Date.parse(`${String((JSON.parse(line) as Record<string, unknown>)[name]).slice(0, 10)}T00:00:00Z`))),
+  );
+  return (Math.max(...days) - Math.min(...days)) / 86_400_000 + 1;
 }
