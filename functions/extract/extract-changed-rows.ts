@@ -7,7 +7,7 @@ import type { ExtractOutput } from '../shared/step-contract';
 import { commitManifest, newAttemptId, nextBatchId, readLatestManifest } from '../shared/batch-manifests';
 import { deletionsObjectKey, ingestionObjectKey, keySetsObjectKey, type IngestedTable, type IngestionManifest } from '../shared/ingestion-manifest';
 import { TOTESYS_TABLES, TOTESYS_TABLE_NAMES, type TotesysTableName } from '../shared/totesys-tables';
-import { canPrefilterCurrent, carriedCommittedXids, committedXidsSql, extractionBounds, formatSnapshot, parseSnapshot, scanMode, writersOfKeysSql, type Snapshot } from './row-versions';
+import { canPrefilterCurrent, carriedCommittedXids, committedXidsSql, extractionBounds, formatSnapshot, parseSnapshot, scanMode, type ScanMode, type Snapshot } from './row-versions';
 import type { KeyRanges } from './key-ranges';
 import { nextKeySet, readKeySets, readWholeKeySet, writeKeySets } from './key-sets';
 import { ensureLakeIdentity, lakeReference, readSourceIdentity } from './lake-identity';
@@ -60,14 +60,16 @@ export async function extractChangedRows(deps: ExtractDependencies): Promise<Ext
     const tables: Partial<Record<TotesysTableName, IngestedTable>> = {};
     const deletions: Partial<Record<TotesysTableName, IngestedTable>> = {};
     const keySets: Partial<Record<TotesysTableName, KeyRanges>> = {};
-    // An incremental extract gathers the keys of the rows it extracts: for the key sets, and to know this batch's committed ids.
-    const extractedKeysOf: Partial<Record<TotesysTableName, number[]>> = {};
+    // An incremental extract gathers the keys of the rows it extracts, for the key sets; every extract, their writers (the committed ids).
+    const prefilter = canPrefilterCurrent(snapshot);
+    const writers = new Set<string>();
     for (const name of TOTESYS_TABLE_NAMES) {
       const started = Date.now();
       const table = TOTESYS_TABLES[name];
       const previousKeys = previousKeySets?.tables[name];
-      const extractedKeys: number[] | undefined = mode === 'all' ? undefined : (extractedKeysOf[name] = []);
-      const ingested = await uploadChangedRows(tx, deps.s3, deps.ingestionBucket, table, mode, ingestionObjectKey(name, batchId, attemptId), extractedKeys);
+      const extractedKeys: number[] | undefined = mode === 'all' ? undefined : [];
+      const key = ingestionObjectKey(name, batchId, attemptId);
+      const ingested = await uploadChangedRows(tx, deps.s3, deps.ingestionBucket, table, { mode, prefilter, key, writers, keys: extractedKeys });
       if (ingested) tables[name] = ingested;
       let deleted: number[] = [];
       if (previousKeys && extractedKeys) {
@@ -89,7 +91,7 @@ export async function extractChangedRows(deps: ExtractDependencies): Promise<Ext
 
     const keySetsKey = keySetsObjectKey(batchId, attemptId);
     await writeKeySets(deps.s3, deps.ingestionBucket, keySetsKey, { formatVersion: 1, batchId, tables: keySets });
-    const committedXids = await readCommittedXids(tx, snapshot, previous?.state, extractedKeysOf);
+    const committedXids = await readCommittedXids(tx, snapshot, mode, previous?.state, writers);
     const manifest: IngestionManifest = {
       formatVersion: 1,
       batchId,
@@ -114,23 +116,23 @@ export async function extractChangedRows(deps: ExtractDependencies): Promise<Ext
 
 /**
  * The ids at or above the snapshot's xmin of the transactions whose rows it sees, ascending (the
- * next extract's bound, row-versions.ts): after a batch, from that batch's ids and the writers of
- * the rows just extracted; on a first batch, by reading every table.
+ * next extract's bound, row-versions.ts), from the writers of the rows this extract read, which
+ * its COPY gives with the rows: a first extract reads every row, so they are the whole set; an
+ * incremental one adds them to the previous batch's ids still at or above the xmin
+ * (`carriedCommittedXids`). Only an incremental extract whose snapshot's xmin went back below the
+ * previous one's reads every table again for them.
  */
 async function readCommittedXids(
   tx: TransactionSql,
   snapshot: Snapshot,
+  mode: ScanMode,
   previous: IngestionManifest['state'] | undefined,
-  extractedKeysOf: Partial<Record<TotesysTableName, number[]>>,
+  writers: ReadonlySet<string>,
 ): Promise<string[]> {
-  const carried = previous && carriedCommittedXids(previous, snapshot);
+  const carried = mode === 'all' ? [] : previous && carriedCommittedXids(previous, snapshot);
   if (!carried) return (await tx.unsafe(committedXidsSql(Object.values(TOTESYS_TABLES), canPrefilterCurrent(snapshot)))).map((row) => String(row.id));
   const ids = new Set(carried);
-  for (const name of TOTESYS_TABLE_NAMES) {
-    const keys = extractedKeysOf[name];
-    if (!keys || keys.length === 0) continue;
-    for (const row of await tx.unsafe(writersOfKeysSql(TOTESYS_TABLES[name]), [keys])) ids.add(BigInt(row.id));
-  }
+  for (const id of writers) ids.add(BigInt(id));
   return [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String);
 }
 

@@ -103,21 +103,33 @@ function qualified(table: SourceTable): string {
 }
 
 /**
- * COPY of the table's new row versions as JSON lines. CSV with delimiter and quote characters
- * that JSON text never holds raw (PostgreSQL escapes every control character in JSON) passes each
- * line through verbatim, where COPY's text format would double every backslash.
+ * COPY of the table's new row versions as JSON lines, each followed by a second field: the row's
+ * writer id when it is at or above the current snapshot's xmin (else empty), so that the one scan
+ * that extracts the rows also gives the next extract's bound (`committedXids`) without reading
+ * the table again. CSV with delimiter \x02 and quote \x01, characters that JSON text never
+ * holds raw (PostgreSQL escapes every control character in JSON), passes each JSON text through
+ * verbatim, where COPY's text format would double every backslash: a line is
+ * `{"<primary key>":…}\x02<writer id or nothing>\n`. `prefilter`: `canPrefilterCurrent`.
  */
-export function changedRowsCopySql(table: SourceTable, mode: ScanMode): string {
-  const columns = Object.keys(table.columns)
-    .map((column) => `t."${column}"`)
-    .join(', ');
-  const rows = mode === 'all' ? `SELECT ${columns} FROM ${qualified(table)} t` : newVersionsOf(table, columns, mode);
+export function changedRowsCopySql(table: SourceTable, mode: ScanMode, prefilter: boolean): string {
+  const names = Object.keys(table.columns);
+  const columns = names.map((column) => `t."${column}"`).join(', ');
+  const currentXmin = `(SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint)`;
+  const rows =
+    mode === 'all'
+      ? // Every row: the writer's full id only where age() says it may be at or above the xmin.
+        `SELECT ${columns}, ${prefilter ? `CASE WHEN ${newerThan('t', SETTING.snapshotXmin32)} THEN ` : ''}CASE WHEN ${fullXminOf('t')} >= ${currentXmin} THEN ${fullXminOf('t')} END${prefilter ? ' END' : ''} AS "${WRITER_COLUMN}"
+    FROM ${qualified(table)} t`
+      : newVersionsOf(table, `${columns}, CASE WHEN writer.id >= ${currentXmin} THEN writer.id END AS "${WRITER_COLUMN}"`, mode);
   return `COPY (
-  SELECT row_to_json(r)::text FROM (
+  SELECT row_to_json(r)::text, s."${WRITER_COLUMN}" FROM (
     ${rows}
-  ) r
+  ) s CROSS JOIN LATERAL (SELECT ${names.map((column) => `s."${column}"`).join(', ')}) r
 ) TO STDOUT WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')`;
 }
+
+/** The column of `changedRowsCopySql`'s rows that carries the writer id (not a ToteSys column: ToteSys names have no leading underscore). */
+const WRITER_COLUMN = '_writer_xid';
 
 /** `columns` of the table's row versions (alias `t`) that are new since the bound state: the exact rule, optionally pre-filtered. */
 function newVersionsOf(table: SourceTable, columns: string, mode: Exclude<ScanMode, 'all'>): string {
@@ -157,19 +169,12 @@ ORDER BY w.id`;
  * follows a batch P in snapshot S (S.xmin >= P.xmin): a row visible in S whose writer is at or
  * above S.xmin was either written by a transaction that P saw (so its id is in P's committedXids,
  * also at or above S.xmin) or it is new since P, so this batch extracted it. Hence the set is P's
- * ids at or above S.xmin (`carriedCommittedXids`) plus the writers of the extracted rows at or
- * above S.xmin (`writersOfKeysSql`, by primary key: index lookups). An id of P's whose rows have
- * been overwritten since stays in the set harmlessly: S saw it committed all the same.
+ * ids at or above S.xmin (this function) plus the writers at or above S.xmin of the extracted rows,
+ * which `changedRowsCopySql` gives with each row. An id of P's whose rows have been overwritten
+ * since stays in the set harmlessly: S saw it committed all the same.
  */
 export function carriedCommittedXids(previous: ExtractionState, current: Snapshot): bigint[] | undefined {
   if (current.xmin < parseSnapshot(previous.snapshot).xmin) return undefined;
   return previous.committedXids.map((id) => BigInt(id)).filter((id) => id >= current.xmin);
 }
 
-/** The writer ids at or above the current snapshot's xmin of the table's rows whose primary keys are in $1 (int[]). */
-export function writersOfKeysSql(table: SourceTable): string {
-  return `SELECT DISTINCT writer.id
-    FROM ${qualified(table)} t CROSS JOIN LATERAL (SELECT ${fullXminOf('t')} AS id) writer
-    WHERE t."${table.primaryKey}" = ANY($1::int[])
-      AND writer.id >= (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint)`;
-}

@@ -18,22 +18,26 @@ const QUEUE_SIZE = 2;
  * a multipart upload when large. Nothing is buffered beyond a few parts, and a table without
  * changes writes no object (undefined).
  */
-export async function uploadChangedRows(
-  sql: Sql,
-  s3: S3Client,
-  bucket: string,
-  table: SourceTable,
-  mode: ScanMode,
-  key: string,
-  /** Set to gather the primary keys of the rows extracted (the first column of every line). */
-  keys?: number[],
-): Promise<IngestedTable | undefined> {
-  const copy = await copyOut(sql, changedRowsCopySql(table, mode));
+export interface ChangedRowsUpload {
+  readonly mode: ScanMode;
+  /** `canPrefilterCurrent(snapshot)`: whether age() may pre-filter the writer ids. */
+  readonly prefilter: boolean;
+  /** The object's key. */
+  readonly key: string;
+  /** Gathers the writer ids at or above the snapshot's xmin of the rows extracted (decimal text). */
+  readonly writers: Set<string>;
+  /** Given, gathers the primary keys of the rows extracted (the first column of every line). */
+  readonly keys?: number[];
+}
+
+export async function uploadChangedRows(sql: Sql, s3: S3Client, bucket: string, table: SourceTable, rowsToUpload: ChangedRowsUpload): Promise<IngestedTable | undefined> {
+  const { mode, prefilter, key, writers, keys } = rowsToUpload;
+  const copy = await copyOut(sql, changedRowsCopySql(table, mode, prefilter));
   const rows = copy[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const first = await rows.next();
   if (first.done) return undefined;
 
-  const lines = new CountLines(keys && { into: keys, pattern: new RegExp(`^\\{"${table.primaryKey}":(-?\\d+)[,}]`) });
+  const lines = new RowLines(writers, keys && { into: keys, pattern: new RegExp(`^\\{"${table.primaryKey}":(-?\\d+)[,}]`) });
   const bytes = new CountBytes();
   const body = new PassThrough();
   const upload = new Upload({
@@ -87,32 +91,61 @@ async function* gathered(head: Buffer, rest: AsyncIterator<Buffer>): AsyncGenera
 }
 
 /**
- * Counts newline-terminated lines (one per row) as they pass and, given `keys`, gathers each
- * line's first value: the primary key, which Extract selects first (`{"sales_order_id":12,…`).
+ * Takes each line of `changedRowsCopySql` (`<JSON text>\x02<writer id or nothing>\n`) apart as it
+ * passes: passes the JSON text on, one line per row, counts the lines, gathers the writer ids and,
+ * given `keys`, each line's first value: the primary key, which Extract selects first
+ * (`{"sales_order_id":12,…`). JSON text never holds a raw \x02, so the last field starts at the
+ * line's only one.
  */
-class CountLines extends Transform {
+class RowLines extends Transform {
   count = 0;
-  private partial = '';
-  constructor(private readonly keys?: { readonly into: number[]; readonly pattern: RegExp }) {
+  /** The part of a line a chunk ended in: its JSON text, until the \x02 arrives; then its writer id. */
+  private text: Buffer[] = [];
+  private writer: string | undefined;
+  constructor(
+    private readonly writers: Set<string>,
+    private readonly keys?: { readonly into: number[]; readonly pattern: RegExp },
+  ) {
     super();
   }
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    let start = 0;
-    for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) {
-      this.count += 1;
-      if (this.keys) this.gatherKey(this.partial + chunk.toString('utf-8', start, at));
-      this.partial = '';
-      start = at + 1;
+    const out: Buffer[] = [];
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.writer === undefined) {
+        const separator = chunk.indexOf(2, at);
+        const end = separator === -1 ? chunk.length : separator;
+        out.push(chunk.subarray(at, end));
+        if (this.keys) this.text.push(chunk.subarray(at, end));
+        if (separator === -1) break;
+        this.writer = '';
+        at = separator + 1;
+      } else {
+        const newline = chunk.indexOf(10, at);
+        const end = newline === -1 ? chunk.length : newline;
+        if (end > at) this.writer += chunk.toString('latin1', at, end);
+        if (newline === -1) break;
+        this.endLine();
+        out.push(NEWLINE);
+        at = newline + 1;
+      }
     }
-    if (this.keys && start < chunk.length) this.partial += chunk.toString('utf-8', start);
-    done(null, chunk);
+    done(null, out.length === 1 ? out[0] : Buffer.concat(out));
   }
-  private gatherKey(line: string): void {
-    const match = this.keys!.pattern.exec(line);
+  private endLine(): void {
+    this.count += 1;
+    if (this.writer) this.writers.add(this.writer);
+    this.writer = undefined;
+    if (!this.keys) return;
+    const line = Buffer.concat(this.text).toString('utf-8');
+    this.text = [];
+    const match = this.keys.pattern.exec(line);
     if (!match) throw new Error(`Extract could not read the primary key of the line ${line.slice(0, 80)}`);
-    this.keys!.into.push(Number(match[1]));
+    this.keys.into.push(Number(match[1]));
   }
 }
+
+const NEWLINE = Buffer.from('\n');
 
 class CountBytes extends Transform {
   count = 0;

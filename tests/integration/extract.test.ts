@@ -141,6 +141,32 @@ describe('extract', () => {
     }
   });
 
+  it("takes a first batch's committed ids from the rows its COPY read: exactly the ids a second scan of every table finds", async () => {
+    const late = postgres(db.url, { max: 1, onnotice: () => {} });
+    const open = await late.reserve();
+    try {
+      // An open transaction holds the snapshot's xmin down, so the writes committed after it are at or above it.
+      await open`BEGIN`;
+      await open`UPDATE staff SET first_name = 'Late', last_updated = '2023-04-01 08:00:00' WHERE staff_id = 1`;
+      await db.sql`UPDATE sales_order SET units_sold = 5, last_updated = '2023-04-01 09:00:00' WHERE sales_order_id = 4`;
+      await db.sql`UPDATE payment SET payment_amount = 10.00, last_updated = '2023-04-01 09:00:00' WHERE payment_id = 4`;
+      await extract();
+      const manifest = (await readLatestManifest<IngestionManifest>(s3, bucket))!;
+      const scanned = await db.sql.begin('ISOLATION LEVEL REPEATABLE READ READ ONLY', async (tx) => {
+        const [{ snapshot }] = (await tx`SELECT pg_current_snapshot()::text AS snapshot`) as unknown as [{ snapshot: string }];
+        const current = parseSnapshot(snapshot);
+        for (const [name, value] of Object.entries(extractionBounds(current, undefined))) await tx`SELECT set_config(${name}, ${value}, true)`;
+        return (await tx.unsafe(committedXidsSql(Object.values(TOTESYS_TABLES), canPrefilterCurrent(current)))).map((row) => String(row.id));
+      });
+      expect(scanned.length).toBeGreaterThanOrEqual(2);
+      expect(manifest.state.committedXids).toEqual(scanned);
+    } finally {
+      await open`ROLLBACK`;
+      open.release();
+      await late.end();
+    }
+  });
+
   it("works out a batch's committed ids from the rows it extracted: every id a scan of all tables finds, and nothing P had not seen", async () => {
     /** The ids at or above the snapshot's xmin of the writers of the rows visible now, by reading every table. */
     const scannedIds = async (): Promise<{ xmin: bigint; ids: string[] }> =>
