@@ -1,3 +1,5 @@
+import { dependencyOrder } from './dependency-order';
+
 /**
  * The one list of ToteSys tables the pipeline reads, with each column's type exactly as
  * PostgreSQL's `format_type` prints it. Extract compares the live database with this list before
@@ -197,16 +199,8 @@ export const TOTESYS_TABLES: Readonly<Record<TotesysTableName, SourceTable>> = {
 export const TOTESYS_INSERT_ORDER: readonly TotesysTableName[] = insertOrder();
 
 function insertOrder(): TotesysTableName[] {
-  const order: TotesysTableName[] = [];
-  const inserted = new Set<TotesysTableName>();
   const referenced = (name: TotesysTableName) => Object.values({ ...TOTESYS_TABLES[name].references, ...TOTESYS_TABLES[name].orderReferences });
-  while (order.length < TOTESYS_TABLE_NAMES.length) {
-    const next = TOTESYS_TABLE_NAMES.find((name) => !inserted.has(name) && referenced(name).every((target) => inserted.has(target)));
-    if (next === undefined) {
-      throw new Error(`The ToteSys tables' references go round in a circle: ${TOTESYS_TABLE_NAMES.filter((name) => !inserted.has(name)).join(', ')}`);
-    }
-    order.push(next);
-    inserted.add(next);
-  }
+  const { order, circle } = dependencyOrder(TOTESYS_TABLE_NAMES, (name) => name, referenced);
+  if (circle.length > 0) throw new Error(`The ToteSys tables' references go round in a circle: ${circle.join(', ')}`);
   return order;
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { dependencyOrder } from '../shared/dependency-order';
 import type { DuckDbSession } from '../shared/duckdb-session';
 import { MODELS, PROVIDED_RELATIONS, type ContractColumn, type Model } from './models/models';
 import { failingRows } from './row-tests';
@@ -25,14 +26,8 @@ export function modelOrder(models: readonly Model[] = MODELS, provided: readonly
     const unknown = model.inputs.filter((input) => !names.has(input) && !provided.includes(input));
     if (unknown.length > 0) throw new Error(`Model ${model.name} reads ${unknown.join(', ')}, which is neither a model nor provided to the models`);
   }
-  const order: Model[] = [];
-  const built = new Set<string>(provided);
-  while (order.length < models.length) {
-    const next = models.find((model) => !built.has(model.name) && model.inputs.every((input) => built.has(input)));
-    if (!next) throw new Error(`The models read each other in a circle: ${models.filter((model) => !built.has(model.name)).map((model) => model.name).join(', ')}`);
-    order.push(next);
-    built.add(next.name);
-  }
+  const { order, circle } = dependencyOrder(models, (model) => model.name, (model) => model.inputs, provided);
+  if (circle.length > 0) throw new Error(`The models read each other in a circle: ${circle.join(', ')}`);
   return order;
 }
 
