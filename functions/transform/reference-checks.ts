@@ -2,7 +2,7 @@ import { BadInputError } from '../shared/errors';
 import type { DuckDbSession } from '../shared/duckdb-session';
 import type { HeldRow, QuarantineChanges, RowPolicy } from '../shared/quarantine';
 import type { TotesysTableName } from '../shared/totesys-tables';
-import { STAGING_MODELS } from './models/models';
+import { REFERENCE_CHECKS, STAGING_MODELS } from './models/models';
 import { failingRows, type FailingRow } from './row-tests';
 import { deleteKeys, linesWithKeys, type StagedBatch } from './stage-batch';
 
@@ -53,9 +53,7 @@ export async function holdDanglingReferences(session: DuckDbSession, staged: Sta
  */
 async function takeOutDanglingReferences(session: DuckDbSession): Promise<DanglingReference[]> {
   const taken: DanglingReference[] = [];
-  const checks = STAGING_MODELS.flatMap((model) =>
-    model.tests.flatMap((test) => (test.test === 'relationships' ? [{ relation: model.name, key: model.key, test, table: model.table }] : [])),
-  );
+  const checks = REFERENCE_CHECKS.map(({ model, test }) => ({ relation: model.name, key: model.key, test, table: model.table }));
   for (;;) {
     const found = new Map<string, DanglingReference>();
     for (const row of await failingRows(session, checks)) {

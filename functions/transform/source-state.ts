@@ -5,7 +5,7 @@ import { sourceStateKey, type TransformState } from '../shared/processed-manifes
 import { TOTESYS_TABLES, type TotesysTableName } from '../shared/totesys-tables';
 import type { DuckDbSession } from '../shared/duckdb-session';
 import { allUploaded, downloadObject, uploadFile } from '../shared/s3-files';
-import { CURRENT_STATE_TABLES, STAGING_MODELS } from './models/models';
+import { CURRENT_STATE_TABLES, REFERENCE_CHECKS } from './models/models';
 
 /**
  * The current state of the ToteSys tables that dimensions are built from or that other rows
@@ -54,9 +54,7 @@ export async function openSourceState(session: DuckDbSession, s3: S3Client, buck
 async function createCurrentKeys(session: DuckDbSession, name: TotesysTableName, files: readonly string[]): Promise<void> {
   const key = `"${TOTESYS_TABLES[name].primaryKey}"`;
   const batchKeys = `SELECT ${key} FROM stg_${name}`;
-  const referenced = STAGING_MODELS.flatMap((model) =>
-    model.tests.flatMap((test) => (test.test === 'relationships' && test.to === name ? [`SELECT "${test.column}" AS referenced FROM ${model.name}`] : [])),
-  );
+  const referenced = REFERENCE_CHECKS.filter((check) => check.test.to === name).map(({ model, test }) => `SELECT "${test.column}" AS referenced FROM ${model.name}`);
   if (files.length === 0 || referenced.length === 0) {
     await session.run(`CREATE VIEW current_keys_${name} AS ${batchKeys}`);
     return;

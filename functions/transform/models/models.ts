@@ -92,6 +92,17 @@ export const STAGING_MODELS: readonly StagingModel[] = TOTESYS_TABLE_NAMES.map((
   };
 });
 
+/** A staging model's `relationships` check, with the model it checks. */
+export interface ReferenceCheck {
+  readonly model: StagingModel;
+  readonly test: Extract<RowTest, { test: 'relationships' }>;
+}
+
+/** Every `relationships` check of the staging models: what the transform's reference checks run, and the keys they look up. */
+export const REFERENCE_CHECKS: readonly ReferenceCheck[] = STAGING_MODELS.flatMap((model) =>
+  model.tests.flatMap((test) => (test.test === 'relationships' ? [{ model, test }] : [])),
+);
+
 /**
  * A warehouse table's model: its contract is the warehouse's (functions/shared/warehouse-tables.ts;
  * a fact's serial key is the warehouse's own), every date column of a fact is in the calendar
@@ -159,7 +170,7 @@ export const MODELS: readonly Model[] = [
 export const CURRENT_STATE_TABLES: readonly TotesysTableName[] = TOTESYS_TABLE_NAMES.filter(
   (table) =>
     MODELS.some((model) => model.inputs.includes(`current_${table}`)) ||
-    STAGING_MODELS.some((model) => model.tests.some((test) => test.test === 'relationships' && test.to === table)),
+    REFERENCE_CHECKS.some((check) => check.test.to === table),
 );
 
 /** The relation names the driver provides before the models run. */
