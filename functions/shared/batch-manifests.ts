@@ -54,7 +54,7 @@ export function manifestKey(batchId: string): string {
 
 /** The batch id a manifest key names, or undefined for a key that is not a manifest. */
 export function batchIdOfManifestKey(key: string): string | undefined {
-  const match = /^manifests\/(\d{10})_batch-(\d{10})\.json$/.exec(key);
+  const match = key.startsWith(MANIFEST_PREFIX) ? /^(\d{10})_batch-(\d{10})\.json$/.exec(key.slice(MANIFEST_PREFIX.length)) : null;
   if (!match || manifestKey(match[2]!) !== key) return undefined;
   return match[2];
 }
