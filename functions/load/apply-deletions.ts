@@ -1,7 +1,9 @@
 import type { TransactionSql } from 'postgres';
-import type { DuckDbSession } from '../shared/duckdb-session';
 import { FACT_NAMES, WAREHOUSE_TABLES } from '../shared/warehouse-tables';
-import { copyParquetColumns, type ParquetSource } from './incoming-table';
+import { copyCsvInto, type CsvFile } from './incoming-table';
+
+/** The columns of a batch's deletions object that Load reads. */
+export const DELETION_COLUMNS = '"source_table", "source_key", "deleted_seen_at"';
 
 /**
  * Records the ToteSys rows a batch saw deleted in `source_row_deletions`, after the batch's
@@ -10,9 +12,9 @@ import { copyParquetColumns, type ParquetSource } from './incoming-table';
  * row stays in its dimension, since old facts reference it; only its deletion is recorded.
  * Returns the deletions recorded.
  */
-export async function applyDeletions(tx: TransactionSql, session: DuckDbSession, source: ParquetSource, batchId: string): Promise<number> {
+export async function applyDeletions(tx: TransactionSql, csv: CsvFile, batchId: string): Promise<number> {
   await tx.unsafe(`CREATE TEMPORARY TABLE incoming_deletions (source_table varchar, source_key int, deleted_seen_at timestamp) ON COMMIT DROP`);
-  await copyParquetColumns(tx, session, source, 'source_row_deletions', '"source_table", "source_key", "deleted_seen_at"', 'incoming_deletions');
+  await copyCsvInto(tx, csv, 'incoming_deletions');
   const lastRecord = FACT_NAMES.map((fact) => {
     const { sourceTable, sourceKey, primaryKey } = WAREHOUSE_TABLES[fact];
     return `WHEN '${sourceTable}' THEN (SELECT max(f."${primaryKey}") FROM ${fact} f WHERE f."${sourceKey}" = d.source_key)`;

@@ -17,10 +17,9 @@
  *   one is named) and its new versions appended.
  */
 import type { TransactionSql } from 'postgres';
-import type { DuckDbSession } from '../shared/duckdb-session';
 import { WAREHOUSE_TABLES, type WarehouseTable, type WarehouseTableName } from '../shared/warehouse-tables';
 import { appendNewVersions, assertFactReferencesExist, countRows, upsertDimension, withConstraintsRebuilt, withIndexesRebuilt } from './apply-table';
-import { copyParquetIntoIncoming, copyParquetIntoTable, type ParquetSource } from './incoming-table';
+import { copyCsvInto, copyIntoIncoming, type CsvFile } from './incoming-table';
 
 export type LoadStrategy = 'first-load' | 'bulk' | 'incremental';
 
@@ -61,7 +60,8 @@ export function chooseStrategy(facts: StrategyFacts): StrategyChoice {
 export interface TableBatch {
   readonly batchId: string;
   readonly table: WarehouseTableName;
-  readonly source: ParquetSource;
+  /** Its rows, as a local CSV file of the table's columns. */
+  readonly csv: CsvFile;
   /** The batch's rows for the table (the processed manifest's count). */
   readonly rows: number;
 }
@@ -76,10 +76,10 @@ export interface TableLoaded extends StrategyChoice {
 type Written = Pick<TableLoaded, 'written' | 'rowsIn'>;
 
 /** Writes one table's rows of a batch, inside the batch's transaction: chooses the strategy, then follows it. */
-export async function loadTable(tx: TransactionSql, session: DuckDbSession, batch: TableBatch, bulkRows: number = BULK_ROWS): Promise<TableLoaded> {
+export async function loadTable(tx: TransactionSql, batch: TableBatch, bulkRows: number = BULK_ROWS): Promise<TableLoaded> {
   const choice = chooseStrategy({ kind: WAREHOUSE_TABLES[batch.table].kind, incomingRows: batch.rows, bulkRows, ...(await readTableSize(tx, batch.table)) });
   const strategy = { 'first-load': firstLoad, bulk: bulkApply, incremental: incrementalApply }[choice.strategy];
-  return { ...choice, ...(await strategy(tx, session, batch)) };
+  return { ...choice, ...(await strategy(tx, batch)) };
 }
 
 /** Whether the warehouse table holds any row, and how many PostgreSQL estimates it holds. */
@@ -96,9 +96,9 @@ async function readTableSize(tx: TransactionSql, table: WarehouseTableName): Pro
  * a fact table's foreign and unique keys and its plain indexes are dropped and rebuilt around the
  * copy, and a dangling reference is named from the table itself.
  */
-async function firstLoad(tx: TransactionSql, session: DuckDbSession, { batchId, table, source }: TableBatch): Promise<Written> {
+async function firstLoad(tx: TransactionSql, { batchId, table, csv }: TableBatch): Promise<Written> {
   const copy = async () => {
-    await copyParquetIntoTable(tx, session, source, table);
+    await copyCsvInto(tx, csv, table);
     return countRows(tx, table);
   };
   if (WAREHOUSE_TABLES[table].kind === 'dimension') return { written: await copy(), rowsIn: table };
@@ -107,8 +107,8 @@ async function firstLoad(tx: TransactionSql, session: DuckDbSession, { batchId, 
 }
 
 /** Bulk (fact tables only): new versions appended from the incoming table with the table's foreign keys dropped and rebuilt. */
-async function bulkApply(tx: TransactionSql, session: DuckDbSession, { batchId, table, source, rows }: TableBatch): Promise<Written> {
-  const incoming = await copyParquetIntoIncoming(tx, session, source, table);
+async function bulkApply(tx: TransactionSql, { batchId, table, csv, rows }: TableBatch): Promise<Written> {
+  const incoming = await copyIntoIncoming(tx, csv, table);
   const checkReferences = () => assertFactReferencesExist(tx, table, batchId, incoming);
   const written = await withConstraintsRebuilt(tx, table, ['f'], () => appendNewVersions(tx, table, incoming), checkReferences);
   // The rebuilt keys checked the rows written; versions already stored were skipped, not checked.
@@ -117,8 +117,8 @@ async function bulkApply(tx: TransactionSql, session: DuckDbSession, { batchId, 
 }
 
 /** Incremental: from the incoming table, a dimension upserted; a fact's references checked, then its new versions appended. */
-async function incrementalApply(tx: TransactionSql, session: DuckDbSession, { batchId, table, source }: TableBatch): Promise<Written> {
-  const incoming = await copyParquetIntoIncoming(tx, session, source, table);
+async function incrementalApply(tx: TransactionSql, { batchId, table, csv }: TableBatch): Promise<Written> {
+  const incoming = await copyIntoIncoming(tx, csv, table);
   if (WAREHOUSE_TABLES[table].kind === 'dimension') return { written: await upsertDimension(tx, table, incoming), rowsIn: incoming };
   await assertFactReferencesExist(tx, table, batchId, incoming);
   return { written: await appendNewVersions(tx, table, incoming), rowsIn: incoming };
