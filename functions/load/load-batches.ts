@@ -29,9 +29,10 @@ const DELETIONS = 'source_row_deletions';
 /**
  * The memory PostgreSQL may give this transaction's sorts and hashes (its defaults are 4 MB and
  * 64 MB): a large batch rebuilds indexes by sort and checks each foreign key as one join of the
- * fact table against the dimension, and at the defaults those spill to disk (the check of
- * 1.8M payments against 1.8M transactions: 1.6 s, against 0.4 s in memory). One loader runs at a
- * time (LOAD_LOCK), and SET LOCAL ends with the transaction.
+ * fact table against the dimension (PostgreSQL runs that check with maintenance_work_mem), and
+ * the bulk append joins the incoming rows to the table's versions. At scale 100 the check of 1.8M
+ * payments against 1.8M transactions went from 1.6 s to 1.2–1.3 s. One loader runs at a time
+ * (LOAD_LOCK), and SET LOCAL ends with the transaction.
  */
 export const LOAD_MEMORY = { workMem: '64MB', maintenanceWorkMem: '256MB' } as const;
 
