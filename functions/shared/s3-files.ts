@@ -29,3 +29,44 @@ export async function allUploaded(uploads: readonly Promise<unknown>[]): Promise
   const failed = (await Promise.allSettled(uploads)).find((outcome) => outcome.status === 'rejected');
   if (failed) throw (failed as PromiseRejectedResult).reason;
 }
+
+/**
+ * Objects of one bucket as local files under `dir` (at `dir/<key>`), each downloaded once: when
+ * first asked for, or earlier, all at once, by {@link BucketFiles.prefetch}. A step that reads many
+ * small objects one after another (an incremental batch's tables, deletions and state parts) pays
+ * one round trip for them instead of one each.
+ */
+export interface BucketFiles {
+  readonly bucket: string;
+  /** Starts downloading these objects now, side by side. */
+  prefetch(keys: readonly string[]): void;
+  /** The object's local file, once downloaded; fails as its download failed. */
+  file(key: string): Promise<string>;
+  /** Waits for every download started, failed or not: none is left writing while the folder is removed. */
+  settled(): Promise<void>;
+}
+
+export function bucketFiles(s3: S3Client, bucket: string, dir: string): BucketFiles {
+  const downloads = new Map<string, Promise<string>>();
+  const start = (key: string): Promise<string> => {
+    let download = downloads.get(key);
+    if (!download) {
+      // Keys come from the lake's own manifests; one that would leave the folder is refused all the same.
+      if (key.split('/').some((part) => part === '' || part === '.' || part === '..')) return Promise.reject(new Error(`Object key ${key} cannot be a local path`));
+      const file = path.join(dir, ...key.split('/'));
+      download = downloadObject(s3, bucket, key, file).then(() => file);
+      // Awaited by whoever reads the file; until then a failure must not count as unhandled.
+      download.catch(() => {});
+      downloads.set(key, download);
+    }
+    return download;
+  };
+  return {
+    bucket,
+    prefetch: (keys) => keys.forEach(start),
+    file: start,
+    settled: async () => {
+      await Promise.allSettled(downloads.values());
+    },
+  };
+}

@@ -4,7 +4,7 @@ import { sequenceOf } from '../shared/batch-manifests';
 import { sourceStateKey, type TransformState } from '../shared/processed-manifest';
 import { TOTESYS_TABLES, type TotesysTableName } from '../shared/totesys-tables';
 import type { DuckDbSession } from '../shared/duckdb-session';
-import { allUploaded, downloadObject, uploadFile } from '../shared/s3-files';
+import { allUploaded, uploadFile, type BucketFiles } from '../shared/s3-files';
 import { CURRENT_STATE_TABLES, REFERENCE_CHECKS } from './models/models';
 
 /**
@@ -23,16 +23,10 @@ const MAX_PARTS = 8;
  * A deletion is a part's row with `_deleted` set (its other columns null): the key leaves the
  * current table, so a deleted dimension source row is never rebuilt, nor referenced.
  */
-export async function openSourceState(session: DuckDbSession, s3: S3Client, bucket: string, previous: TransformState | undefined, batchId: string): Promise<void> {
+export async function openSourceState(session: DuckDbSession, processed: BucketFiles, previous: TransformState | undefined, batchId: string): Promise<void> {
   for (const name of CURRENT_STATE_TABLES) {
     const parts = previous?.sources[name] ?? [];
-    const files = await Promise.all(
-      parts.map(async (key, i) => {
-        const file = path.join(session.dir, 'state', `${name}-${i}.parquet`);
-        await downloadObject(s3, bucket, key, file);
-        return file;
-      }),
-    );
+    const files = await Promise.all(parts.map((key) => processed.file(key)));
     const versions = files.length > 0 ? `SELECT * FROM read_parquet(${parquetList(files)}, union_by_name = true) UNION ALL BY NAME ${batchChanges(name, batchId)}` : batchChanges(name, batchId);
     await session.run(`CREATE VIEW state_${name} AS
       SELECT * REPLACE (coalesce(_deleted, false) AS _deleted) FROM (${versions})

@@ -1,9 +1,8 @@
-import type { S3Client } from '@aws-sdk/client-s3';
 import path from 'node:path';
 import { BadInputError } from '../shared/errors';
 import type { IngestionManifest } from '../shared/ingestion-manifest';
 import type { DuckDbSession } from '../shared/duckdb-session';
-import { downloadObject } from '../shared/s3-files';
+import type { BucketFiles } from '../shared/s3-files';
 import { forEachLine, keyOfLine, type ClosedBecause, type HeldRow, type RowPolicy } from '../shared/quarantine';
 import type { TotesysTableName } from '../shared/totesys-tables';
 import { describeBrokenRule, linesNumbered, writeNumberedLines, type BadLine, type BrokenRule } from './diagnose-jsonl';
@@ -38,8 +37,7 @@ export interface StagedBatch {
  */
 export async function stageIngestedBatch(
   session: DuckDbSession,
-  s3: S3Client,
-  bucket: string,
+  ingestion: BucketFiles,
   manifest: IngestionManifest,
   policy: RowPolicy,
   held: readonly HeldRow[],
@@ -52,9 +50,8 @@ export async function stageIngestedBatch(
     const heldHere = held.filter((row) => row.table === name);
     const badKeys = new Set<string>();
     if (ingested) {
-      const file = path.join(session.dir, 'ingested', `${name}.jsonl.gz`);
-      const object = `s3://${bucket}/${ingested.key}`;
-      await downloadObject(s3, bucket, ingested.key, file);
+      const file = await ingestion.file(ingested.key);
+      const object = `s3://${ingestion.bucket}/${ingested.key}`;
       staged.files[name] = { file, object };
       const bad = await stageObject(session, model, { file, object, policy, rows: ingested.rows });
       for (const line of bad) {

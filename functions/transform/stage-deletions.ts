@@ -1,9 +1,7 @@
-import type { S3Client } from '@aws-sdk/client-s3';
-import path from 'node:path';
 import { BadInputError } from '../shared/errors';
 import type { DuckDbSession } from '../shared/duckdb-session';
 import type { IngestionManifest } from '../shared/ingestion-manifest';
-import { downloadObject } from '../shared/s3-files';
+import type { BucketFiles } from '../shared/s3-files';
 import { TOTESYS_TABLES, TOTESYS_TABLE_NAMES } from '../shared/totesys-tables';
 
 /**
@@ -11,7 +9,7 @@ import { TOTESYS_TABLES, TOTESYS_TABLE_NAMES } from '../shared/totesys-tables';
  * primary key column only; empty when none), and `out_source_row_deletions`: every deletion with
  * its source table and when the extract saw it, as Load records them. Returns the deletions.
  */
-export async function stageDeletions(session: DuckDbSession, s3: S3Client, bucket: string, manifest: IngestionManifest): Promise<number> {
+export async function stageDeletions(session: DuckDbSession, ingestion: BucketFiles, manifest: IngestionManifest): Promise<number> {
   const seenAt = manifest.extractedAt.replace(/Z$/, '');
   const selects: string[] = [];
   for (const name of TOTESYS_TABLE_NAMES) {
@@ -21,15 +19,14 @@ export async function stageDeletions(session: DuckDbSession, s3: S3Client, bucke
       await session.run(`CREATE TABLE deleted_${name} ("${key}" INTEGER)`);
       continue;
     }
-    const file = path.join(session.dir, 'ingested', `${name}.deleted.jsonl.gz`);
-    await downloadObject(s3, bucket, deleted.key, file);
+    const file = await ingestion.file(deleted.key);
     await session.run(
       `CREATE TABLE deleted_${name} AS SELECT "${key}" FROM read_json($1, format = 'newline_delimited', compression = 'gzip', columns = {"${key}": 'INTEGER'})`,
       [file],
     );
     const [{ rows }] = (await session.rows<{ rows: bigint }>(`SELECT count(DISTINCT "${key}") AS rows FROM deleted_${name} WHERE "${key}" IS NOT NULL`)) as [{ rows: bigint }];
     if (Number(rows) !== deleted.rows) {
-      throw new BadInputError(`Bad input in table ${name}, object s3://${bucket}/${deleted.key}: ${rows} distinct deleted keys, but the manifest says ${deleted.rows}`);
+      throw new BadInputError(`Bad input in table ${name}, object s3://${ingestion.bucket}/${deleted.key}: ${rows} distinct deleted keys, but the manifest says ${deleted.rows}`);
     }
     selects.push(`SELECT '${name}' AS source_table, "${key}" AS source_key, CAST($1 AS TIMESTAMP) AS deleted_seen_at FROM deleted_${name}`);
   }

@@ -12,11 +12,12 @@ import { createPreviousCalendarRange, readCalendarRange } from './calendar-state
 import { createCurrencyNameLookup } from './reference-data';
 import { holdDanglingReferences } from './reference-checks';
 import { runModels, writeModelOutput } from './run-models';
-import { allUploaded, uploadFile } from '../shared/s3-files';
+import { allUploaded, bucketFiles, uploadFile } from '../shared/s3-files';
 import { DEFAULT_ROW_POLICY, describeHeldRow, quarantineKey, readHeldRows, writeHeldRows, type HeldRow, type RowPolicy } from '../shared/quarantine';
 import { openSourceState, saveSourceState } from './source-state';
 import { stageIngestedBatch } from './stage-batch';
 import { stageDeletions } from './stage-deletions';
+import { CURRENT_STATE_TABLES } from './models/models';
 
 export interface TransformDependencies {
   readonly s3: S3Client;
@@ -100,66 +101,75 @@ export async function transformBatch(deps: TransformDependencies, batchId: strin
   const policy = deps.rows ?? DEFAULT_ROW_POLICY;
   const previouslyHeld = await readHeldRows(deps.s3, deps.processedBucket, previous?.quarantine?.key);
   const manifest = await withDuckDb(deps.duckdb, async (session) => {
-    const deletions = await stageDeletions(session, deps.s3, deps.ingestionBucket, ingested);
-    const staged = await stageIngestedBatch(session, deps.s3, deps.ingestionBucket, ingested, policy, previouslyHeld);
-    const sourceRows = staged.rows;
-    await openSourceState(session, deps.s3, deps.processedBucket, previous?.state, batchId);
-    const quarantine = await holdDanglingReferences(session, staged, batchId, policy);
-    for (const row of quarantine.added) log('warn', LOG_EVENTS.transform.rowQuarantined, { batchId, table: row.table, key: row.key, field: row.field, reason: row.reason, line: row.line });
-    for (const row of quarantine.released) log('info', LOG_EVENTS.transform.rowReleased, { batchId, table: row.table, key: row.key, heldSince: row.heldSince });
-    for (const row of quarantine.closed) log('info', LOG_EVENTS.transform.quarantinedRowClosed, { batchId, table: row.table, key: row.key, because: row.because });
+    // Every object the batch reads is downloaded at once: its tables, its deletions, the state parts.
+    const ingestion = bucketFiles(deps.s3, deps.ingestionBucket, path.join(session.dir, 'ingested'));
+    const processed = bucketFiles(deps.s3, deps.processedBucket, path.join(session.dir, 'state'));
+    ingestion.prefetch([...Object.values(ingested.tables), ...Object.values(ingested.deletions ?? {})].map((object) => object.key));
+    processed.prefetch(CURRENT_STATE_TABLES.flatMap((name) => previous?.state.sources[name] ?? []));
+    try {
+      const deletions = await stageDeletions(session, ingestion, ingested);
+      const staged = await stageIngestedBatch(session, ingestion, ingested, policy, previouslyHeld);
+      const sourceRows = staged.rows;
+      await openSourceState(session, processed, previous?.state, batchId);
+      const quarantine = await holdDanglingReferences(session, staged, batchId, policy);
+      for (const row of quarantine.added) log('warn', LOG_EVENTS.transform.rowQuarantined, { batchId, table: row.table, key: row.key, field: row.field, reason: row.reason, line: row.line });
+      for (const row of quarantine.released) log('info', LOG_EVENTS.transform.rowReleased, { batchId, table: row.table, key: row.key, heldSince: row.heldSince });
+      for (const row of quarantine.closed) log('info', LOG_EVENTS.transform.quarantinedRowClosed, { batchId, table: row.table, key: row.key, because: row.because });
 
-    await createPreviousCalendarRange(session, previous?.state.calendar ?? null);
-    const built = await runModels(session, {
-      currency_name_lookup: async (session) => {
-        for (const code of await createCurrencyNameLookup(session)) log('warn', LOG_EVENTS.transform.unknownCurrency, { batchId, table: 'dim_currency', currencyCode: code });
-      },
-    });
-    const calendar = await readCalendarRange(session);
-    const tables: Partial<Record<WarehouseTableName, ProcessedTable>> = {};
-    const uploads: Promise<void>[] = [];
-    for (const { model, rows } of built) {
-      // A table the batch did not touch has no object (dim_date has rows only when its range widened).
-      if (!model.warehouseTable || rows === 0) continue;
-      const table = model.warehouseTable;
-      const key = processedTableKey(table, batchId, attemptId);
-      tables[table] = { key, rows };
-      // DuckDB writes the files one by one; their uploads overlap (most are one small request).
-      const file = await writeModelOutput(session, table);
-      uploads.push(uploadFile(deps.s3, deps.processedBucket, key, file, 'application/vnd.apache.parquet'));
+      await createPreviousCalendarRange(session, previous?.state.calendar ?? null);
+      const built = await runModels(session, {
+        currency_name_lookup: async (session) => {
+          for (const code of await createCurrencyNameLookup(session)) log('warn', LOG_EVENTS.transform.unknownCurrency, { batchId, table: 'dim_currency', currencyCode: code });
+        },
+      });
+      const calendar = await readCalendarRange(session);
+      const tables: Partial<Record<WarehouseTableName, ProcessedTable>> = {};
+      const uploads: Promise<void>[] = [];
+      for (const { model, rows } of built) {
+        // A table the batch did not touch has no object (dim_date has rows only when its range widened).
+        if (!model.warehouseTable || rows === 0) continue;
+        const table = model.warehouseTable;
+        const key = processedTableKey(table, batchId, attemptId);
+        tables[table] = { key, rows };
+        // DuckDB writes the files one by one; their uploads overlap (most are one small request).
+        const file = await writeModelOutput(session, table);
+        uploads.push(uploadFile(deps.s3, deps.processedBucket, key, file, 'application/vnd.apache.parquet'));
+      }
+      await allUploaded(uploads);
+      for (const [table, { rows }] of Object.entries(tables)) log('info', LOG_EVENTS.transform.tableTransformed, { batchId, table, rows });
+      let deleted: ProcessedTable | undefined;
+      if (deletions > 0) {
+        const key = processedDeletionsKey(batchId, attemptId);
+        const file = path.join(session.dir, 'out', 'source_row_deletions.parquet');
+        await session.run(`COPY out_source_row_deletions TO $1 (FORMAT parquet, COMPRESSION zstd)`, [file]);
+        await uploadFile(deps.s3, deps.processedBucket, key, file, 'application/vnd.apache.parquet');
+        deleted = { key, rows: deletions };
+        log('info', LOG_EVENTS.transform.deletionsTransformed, { batchId, table: 'source_row_deletions', rows: deletions });
+      }
+      const sources = await saveSourceState(session, deps.s3, deps.processedBucket, previous?.state, batchId, attemptId);
+      let heldKey: string | undefined;
+      if (quarantine.held.length > 0) {
+        heldKey = quarantineKey(batchId, attemptId);
+        await writeHeldRows(deps.s3, deps.processedBucket, heldKey, quarantine.held);
+      }
+      const held = { held: quarantine.held.length, added: quarantine.added.length, released: quarantine.released.length, closed: quarantine.closed.length };
+      const result: ProcessedManifest = {
+        formatVersion: 1,
+        batchId,
+        previousBatchId: previous?.batchId ?? null,
+        attemptId,
+        lake: { ...ingested.lake, ingestion: `s3://${deps.ingestionBucket}` },
+        transformedAt: (deps.now?.() ?? new Date()).toISOString(),
+        tables,
+        ...(deleted ? { deletions: deleted } : {}),
+        ...(held.held + held.added + held.released + held.closed > 0 ? { quarantine: { ...(heldKey ? { key: heldKey } : {}), ...held } } : {}),
+        state: { sources, calendar },
+      };
+      log('info', LOG_EVENTS.transform.batchStaged, { batchId, sourceRows });
+      return result;
+    } finally {
+      await Promise.all([ingestion.settled(), processed.settled()]);
     }
-    await allUploaded(uploads);
-    for (const [table, { rows }] of Object.entries(tables)) log('info', LOG_EVENTS.transform.tableTransformed, { batchId, table, rows });
-    let deleted: ProcessedTable | undefined;
-    if (deletions > 0) {
-      const key = processedDeletionsKey(batchId, attemptId);
-      const file = path.join(session.dir, 'out', 'source_row_deletions.parquet');
-      await session.run(`COPY out_source_row_deletions TO $1 (FORMAT parquet, COMPRESSION zstd)`, [file]);
-      await uploadFile(deps.s3, deps.processedBucket, key, file, 'application/vnd.apache.parquet');
-      deleted = { key, rows: deletions };
-      log('info', LOG_EVENTS.transform.deletionsTransformed, { batchId, table: 'source_row_deletions', rows: deletions });
-    }
-    const sources = await saveSourceState(session, deps.s3, deps.processedBucket, previous?.state, batchId, attemptId);
-    let heldKey: string | undefined;
-    if (quarantine.held.length > 0) {
-      heldKey = quarantineKey(batchId, attemptId);
-      await writeHeldRows(deps.s3, deps.processedBucket, heldKey, quarantine.held);
-    }
-    const held = { held: quarantine.held.length, added: quarantine.added.length, released: quarantine.released.length, closed: quarantine.closed.length };
-    const result: ProcessedManifest = {
-      formatVersion: 1,
-      batchId,
-      previousBatchId: previous?.batchId ?? null,
-      attemptId,
-      lake: { ...ingested.lake, ingestion: `s3://${deps.ingestionBucket}` },
-      transformedAt: (deps.now?.() ?? new Date()).toISOString(),
-      tables,
-      ...(deleted ? { deletions: deleted } : {}),
-      ...(held.held + held.added + held.released + held.closed > 0 ? { quarantine: { ...(heldKey ? { key: heldKey } : {}), ...held } } : {}),
-      state: { sources, calendar },
-    };
-    log('info', LOG_EVENTS.transform.batchStaged, { batchId, sourceRows });
-    return result;
   });
 
   await commitManifest(deps.s3, deps.processedBucket, manifest);

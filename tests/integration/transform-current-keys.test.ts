@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { withDuckDb } from '../../functions/shared/duckdb-session';
-import { uploadFile } from '../../functions/shared/s3-files';
+import { bucketFiles, uploadFile } from '../../functions/shared/s3-files';
 import { TOTESYS_TABLES } from '../../functions/shared/totesys-tables';
 import { CURRENT_STATE_TABLES } from '../../functions/transform/models/models';
 import { openSourceState } from '../../functions/transform/source-state';
@@ -40,7 +40,7 @@ describe('the current keys a reference is checked against', () => {
       }
       await session.run(`CREATE TABLE stg_payment AS SELECT range AS payment_id, range AS transaction_id, NULL::INTEGER AS counterparty_id,
         NULL::INTEGER AS currency_id, NULL::INTEGER AS payment_type_id FROM range(1, 8)`);
-      await openSourceState(session, s3, bucket, { sources: { transaction: keys }, calendar: null } as never, '0000000003');
+      await openSourceState(session, bucketFiles(s3, bucket, path.join(session.dir, 'state')), { sources: { transaction: keys }, calendar: null } as never, '0000000003');
       const found = await session.rows<{ transaction_id: number }>(
         `SELECT transaction_id FROM stg_payment WHERE transaction_id NOT IN (SELECT transaction_id FROM current_keys_transaction) ORDER BY 1`,
       );
