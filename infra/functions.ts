@@ -1,6 +1,7 @@
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
 import { Construct } from 'constructs';
+import { duckDbMemoryLimitMb } from '../functions/shared/config';
 import { INGESTION_PREFIX, MANIFEST_PREFIX, PROCESSED_PREFIX } from '../functions/shared/lake-layout';
 import { DEPLOYMENT_VARIABLE } from '../functions/shared/metrics';
 import { PIPELINE_FUNCTIONS, type PipelineFunctionName } from '../functions/shared/step-contract';
@@ -53,7 +54,7 @@ export class PipelineFunctions extends Construct {
     const { config } = props;
     const ingestion = props.storage.ingestionBucket;
     const processed = props.storage.processedBucket;
-    const duckDbMemoryMb = (step: PipelineFunctionName) => String(Math.floor(config.functions[step].memoryMb * 0.6));
+    const duckDbMemoryMb = (step: PipelineFunctionName) => String(duckDbMemoryLimitMb(config.functions[step].memoryMb));
 
     // How the functions that open database connections encrypt them (docs/database-tls.md).
     const tls: Record<string, string> = {

@@ -103,13 +103,31 @@ export function readLoadConfig(env: Env = process.env): LoadConfig {
 }
 
 /**
- * DuckDB's memory limit defaults to 60% of the Lambda's memory (the rest is Node, the AWS SDK and
- * buffers), its threads to the cores the function has, its folder to the temp space.
+ * The memory a process needs beside DuckDB's limit: Node, the AWS SDK, and what DuckDB allocates
+ * outside its buffer manager. Measured at scale 100 (`npm run bench`): Transform's peak RSS is its
+ * DuckDB limit plus 300–320 MB (564 MB at 256, 704 MB at 384, about 830 MB at 512, at the same
+ * speed); so much and a margin.
+ */
+export const DUCKDB_HEADROOM_MB = 448;
+
+/**
+ * DuckDB's memory limit for a Lambda of `lambdaMemoryMb`: 60% of it, and never so much that the
+ * headroom beside it is lost (a 1 GB function gets 576 MB, not 614), at least 128 MB. DuckDB
+ * takes what it is given and spills beyond it to the session's folder, so a smaller limit costs
+ * little time (infra/functions.ts sets each function's from its memory size).
+ */
+export function duckDbMemoryLimitMb(lambdaMemoryMb: number): number {
+  return Math.max(128, Math.min(Math.floor(lambdaMemoryMb * 0.6), lambdaMemoryMb - DUCKDB_HEADROOM_MB));
+}
+
+/**
+ * DuckDB's memory limit defaults to {@link duckDbMemoryLimitMb} of the Lambda's memory, its
+ * threads to the cores the function has, its folder to the temp space.
  */
 function readDuckDbSettings(env: Env, step: 'TRANSFORM' | 'LOAD'): DuckDbSettings {
   const lambdaMemoryMb = readInteger(env, 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 2048);
   return {
-    memoryLimitMb: readInteger(env, `${step}_MEMORY_LIMIT_MB`, Math.floor(lambdaMemoryMb * 0.6)),
+    memoryLimitMb: readInteger(env, `${step}_MEMORY_LIMIT_MB`, duckDbMemoryLimitMb(lambdaMemoryMb)),
     threads: readInteger(env, `${step}_THREADS`, availableParallelism()),
     workRoot: env[`${step}_WORK_DIR`] ?? tmpdir(),
   };

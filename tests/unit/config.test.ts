@@ -1,4 +1,4 @@
-import { readExtractConfig } from '../../functions/shared/config';
+import { DUCKDB_HEADROOM_MB, duckDbMemoryLimitMb, readExtractConfig, readLoadConfig, readTransformConfig } from '../../functions/shared/config';
 import { ConfigurationError } from '../../functions/shared/errors';
 
 describe('extract configuration', () => {
@@ -28,5 +28,21 @@ describe('extract configuration', () => {
   ])('names the variable that is missing or malformed (%o)', (env, message) => {
     expect(() => readExtractConfig(env)).toThrow(ConfigurationError);
     expect(() => readExtractConfig(env)).toThrow(message);
+  });
+});
+
+describe('DuckDB memory limit', () => {
+  it('is 60% of the function memory, leaving the headroom the process needs beside it, at least 128 MB', () => {
+    expect(duckDbMemoryLimitMb(3008)).toBe(1804);
+    expect(duckDbMemoryLimitMb(2048)).toBe(1228);
+    expect(duckDbMemoryLimitMb(1024)).toBe(1024 - DUCKDB_HEADROOM_MB);
+    expect(duckDbMemoryLimitMb(512)).toBe(128);
+  });
+
+  it('is the default of TRANSFORM_MEMORY_LIMIT_MB and LOAD_MEMORY_LIMIT_MB, from the Lambda memory size', () => {
+    const env = { INGESTION_BUCKET: 'i', PROCESSED_BUCKET: 'p', WAREHOUSE_DATABASE_URL: 'postgres://w', AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024' };
+    expect(readTransformConfig(env).duckdb.memoryLimitMb).toBe(duckDbMemoryLimitMb(1024));
+    expect(readLoadConfig(env).duckdb.memoryLimitMb).toBe(duckDbMemoryLimitMb(1024));
+    expect(readTransformConfig({ ...env, TRANSFORM_MEMORY_LIMIT_MB: '300' }).duckdb.memoryLimitMb).toBe(300);
   });
 });
