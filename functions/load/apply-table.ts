@@ -124,9 +124,3 @@ export async function assertFactReferencesExist(tx: TransactionSql, table: Wareh
     }
   }
 }
-
-/** The rows the table holds. */
-export async function countRows(tx: TransactionSql, table: WarehouseTableName): Promise<number> {
-  const [{ rows }] = (await tx.unsafe(`SELECT count(*)::int AS rows FROM ${table}`)) as unknown as [{ rows: number }];
-  return rows;
-}

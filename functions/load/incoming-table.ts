@@ -15,12 +15,18 @@ export interface ParquetObject {
   readonly key: string;
   /** The column list (quoted identifiers, comma-separated) read from the object and copied, in that order. */
   readonly columns: string;
+  /** An aggregate of the object's rows (DuckDB SQL of fixed text), read beside its conversion: {@link CsvFile.aggregate}. */
+  readonly aggregate?: string;
 }
 
 /** One object of the batch as a local CSV file of its `columns`, ready for `COPY … FROM STDIN (FORMAT csv)`. */
 export interface CsvFile {
   readonly file: string;
   readonly columns: string;
+  /** The rows the file holds (DuckDB's count of the rows it wrote). */
+  readonly rows: number;
+  /** The value of the object's `aggregate`, as text (null for no rows); undefined without one. */
+  readonly aggregate?: string | null;
 }
 
 /**
@@ -45,9 +51,12 @@ export async function forEachAsCsv(
     const parquet = path.join(session.dir, 'in', `${object.name}.parquet`);
     const file = path.join(session.dir, 'in', `${object.name}.csv`);
     await downloadObject(s3, bucket, object.key, parquet);
-    await session.run(`COPY (SELECT ${object.columns} FROM read_parquet($1)) TO $2 (FORMAT csv, HEADER false)`, [parquet, file]);
+    const [written] = await session.rows<{ Count: bigint }>(`COPY (SELECT ${object.columns} FROM read_parquet($1)) TO $2 (FORMAT csv, HEADER false)`, [parquet, file]);
+    const aggregate = object.aggregate
+      ? ((await session.rows<{ value: string | null }>(`SELECT CAST(${object.aggregate} AS VARCHAR) AS value FROM read_parquet($1)`, [parquet]))[0]?.value ?? null)
+      : undefined;
     await rm(parquet);
-    return { file, columns: object.columns };
+    return { file, columns: object.columns, rows: Number(written!.Count), ...(aggregate === undefined ? {} : { aggregate }) };
   };
   const ahead = (object: ParquetObject) => {
     const converting = convert(object);
@@ -82,7 +91,7 @@ export async function copyIntoIncoming(tx: TransactionSql, csv: CsvFile, table: 
   return incoming;
 }
 
-/** Streams a CSV file into `target` (a warehouse table, or an incoming table of the same columns). */
+/** Streams a CSV file into `target` (a warehouse table, or an incoming table of the same columns): all its rows, or none. */
 export async function copyCsvInto(tx: TransactionSql, csv: CsvFile, target: string): Promise<void> {
   await copyIn(tx, `COPY ${target} (${csv.columns}) FROM STDIN WITH (FORMAT csv)`, createReadStream(csv.file));
 }

@@ -7,7 +7,7 @@ import { LOG_EVENTS, type LoadLogEvent, type LogEventWriter } from '../shared/lo
 import type { LoadedTableName, LoadOutput } from '../shared/step-contract';
 import type { ProcessedManifest } from '../shared/processed-manifest';
 import { readHeldRows, type HeldRow } from '../shared/quarantine';
-import { FACT_NAMES, WAREHOUSE_TABLE_NAMES, type WarehouseTableName } from '../shared/warehouse-tables';
+import { WAREHOUSE_TABLE_NAMES, WAREHOUSE_TABLES, type WarehouseTableName } from '../shared/warehouse-tables';
 import { applyDeletions, DELETION_COLUMNS } from './apply-deletions';
 import { forEachAsCsv, tableColumns, type ParquetObject } from './incoming-table';
 import { assertSameLake, loadedLake, recordLake } from './lineage';
@@ -25,6 +25,13 @@ export interface LoadDependencies {
 }
 
 const DELETIONS = 'source_row_deletions';
+
+/**
+ * The newest last_updated among a fact object's versions, for the warehouse's freshness (its
+ * text, `YYYY-MM-DD HH:MM:SS.fff`, orders as the instants do). DuckDB reads it beside the object's
+ * conversion, off PostgreSQL's path.
+ */
+const NEWEST_CHANGE = 'max(last_updated_date + last_updated_time)';
 
 /**
  * How this transaction's statements run. Memory for its sorts and hashes (PostgreSQL's defaults
@@ -102,11 +109,12 @@ export async function loadBatch(deps: LoadDependencies, batchId: string): Promis
 
       await useLoadSettings(tx);
       const written: Partial<Record<LoadedTableName, number>> = {};
-      /** Where each table's rows of this batch can be read back: its incoming table, or the table itself after a first load. */
-      const batchRows = new Map<WarehouseTableName, string>();
+      /** The newest last_updated of each fact table's versions in the batch, read from its Parquet object. */
+      const newestChanges: (string | null)[] = [];
       const objects: ParquetObject[] = WAREHOUSE_TABLE_NAMES.flatMap((table) => {
         const output = manifest.tables[table];
-        return output ? [{ name: table, key: output.key, columns: tableColumns(table) }] : [];
+        const newest = WAREHOUSE_TABLES[table].kind === 'fact' ? { aggregate: NEWEST_CHANGE } : {};
+        return output ? [{ name: table, key: output.key, columns: tableColumns(table), ...newest }] : [];
       });
       if (manifest.deletions) objects.push({ name: DELETIONS, key: manifest.deletions.key, columns: DELETION_COLUMNS });
       await forEachAsCsv(session, deps.s3, deps.processedBucket, objects, async ({ name }, csv) => {
@@ -121,14 +129,14 @@ export async function loadBatch(deps: LoadDependencies, batchId: string): Promis
         const incoming = manifest.tables[table]!.rows;
         const loaded = await loadTable(tx, { batchId, table, csv, rows: incoming }, deps.bulkRows);
         written[table] = loaded.written;
-        batchRows.set(table, loaded.rowsIn);
+        if (csv.aggregate !== undefined) newestChanges.push(csv.aggregate);
         log(LOG_EVENTS.load.tableLoaded, { batchId, table, rows: loaded.written, incoming, strategy: loaded.strategy, reason: loaded.reason, durationMs: Date.now() - tableStarted });
       });
       if (manifest.quarantine) {
         const held = await recordQuarantine(tx, await readHeldRows(deps.s3, deps.processedBucket, manifest.quarantine.key));
         log(LOG_EVENTS.load.quarantineRecorded, { batchId, held, added: manifest.quarantine.added, released: manifest.quarantine.released, closed: manifest.quarantine.closed });
       }
-      const newestChange = await newestLoadedChange(tx, batchRows);
+      const newestChange = newestChanges.reduce<string | null>((newest, change) => (change !== null && (newest === null || change > newest) ? change : newest), null);
       await recordLake(tx, manifest, deps.processedBucket);
       await tx`INSERT INTO pipeline.load_ledger (batch_id, processed_manifest_key, rows, newest_change, lake_id)
                VALUES (${batchId}, ${manifestKey(batchId)}, ${tx.json(written as Record<string, number>)}, ${newestChange}, ${manifest.lake?.lakeId ?? null})`;
@@ -159,16 +167,4 @@ async function recordQuarantine(tx: TransactionSql, held: readonly HeldRow[]): P
     await tx`INSERT INTO pipeline.quarantined_rows ${tx(rows)}`;
   }
   return held.length;
-}
-
-/** The newest last_updated among the batch's fact versions, for the warehouse's freshness. */
-async function newestLoadedChange(tx: TransactionSql, rowsOf: ReadonlyMap<WarehouseTableName, string>): Promise<string | null> {
-  const facts = FACT_NAMES.filter((fact) => rowsOf.has(fact));
-  if (facts.length === 0) return null;
-  const [row] = await tx.unsafe<{ newest: string | null }[]>(
-    `SELECT max(last_updated_date + last_updated_time)::text AS newest FROM (${facts
-      .map((fact) => `SELECT last_updated_date, last_updated_time FROM ${rowsOf.get(fact)}`)
-      .join(' UNION ALL ')}) versions`,
-  );
-  return row?.newest ?? null;
 }

@@ -18,7 +18,7 @@
  */
 import type { TransactionSql } from 'postgres';
 import { WAREHOUSE_TABLES, type WarehouseTable, type WarehouseTableName } from '../shared/warehouse-tables';
-import { appendNewVersions, assertFactReferencesExist, countRows, upsertDimension, withConstraintsRebuilt, withIndexesRebuilt } from './apply-table';
+import { appendNewVersions, assertFactReferencesExist, upsertDimension, withConstraintsRebuilt, withIndexesRebuilt } from './apply-table';
 import { copyCsvInto, copyIntoIncoming, type CsvFile } from './incoming-table';
 
 export type LoadStrategy = 'first-load' | 'bulk' | 'incremental';
@@ -69,11 +69,9 @@ export interface TableBatch {
 export interface TableLoaded extends StrategyChoice {
   /** The rows written (a version or dimension row already present is not counted). */
   readonly written: number;
-  /** Where the batch's rows of the table can be read back until commit: its incoming table, or the table itself after a first load. */
-  readonly rowsIn: string;
 }
 
-type Written = Pick<TableLoaded, 'written' | 'rowsIn'>;
+type Written = Pick<TableLoaded, 'written'>;
 
 /** Writes one table's rows of a batch, inside the batch's transaction: chooses the strategy, then follows it. */
 export async function loadTable(tx: TransactionSql, batch: TableBatch, bulkRows: number = BULK_ROWS): Promise<TableLoaded> {
@@ -97,13 +95,14 @@ async function readTableSize(tx: TransactionSql, table: WarehouseTableName): Pro
  * copy, and a dangling reference is named from the table itself.
  */
 async function firstLoad(tx: TransactionSql, { batchId, table, csv }: TableBatch): Promise<Written> {
+  // The table was empty, and a copy is whole or fails: it holds the file's rows.
   const copy = async () => {
     await copyCsvInto(tx, csv, table);
-    return countRows(tx, table);
+    return csv.rows;
   };
-  if (WAREHOUSE_TABLES[table].kind === 'dimension') return { written: await copy(), rowsIn: table };
+  if (WAREHOUSE_TABLES[table].kind === 'dimension') return { written: await copy() };
   const explain = () => assertFactReferencesExist(tx, table, batchId, table);
-  return { written: await withConstraintsRebuilt(tx, table, ['f', 'u'], () => withIndexesRebuilt(tx, table, copy), explain), rowsIn: table };
+  return { written: await withConstraintsRebuilt(tx, table, ['f', 'u'], () => withIndexesRebuilt(tx, table, copy), explain) };
 }
 
 /** Bulk (fact tables only): new versions appended from the incoming table with the table's foreign keys dropped and rebuilt. */
@@ -113,13 +112,13 @@ async function bulkApply(tx: TransactionSql, { batchId, table, csv, rows }: Tabl
   const written = await withConstraintsRebuilt(tx, table, ['f'], () => appendNewVersions(tx, table, incoming), checkReferences);
   // The rebuilt keys checked the rows written; versions already stored were skipped, not checked.
   if (written < rows) await checkReferences();
-  return { written, rowsIn: incoming };
+  return { written };
 }
 
 /** Incremental: from the incoming table, a dimension upserted; a fact's references checked, then its new versions appended. */
 async function incrementalApply(tx: TransactionSql, { batchId, table, csv }: TableBatch): Promise<Written> {
   const incoming = await copyIntoIncoming(tx, csv, table);
-  if (WAREHOUSE_TABLES[table].kind === 'dimension') return { written: await upsertDimension(tx, table, incoming), rowsIn: incoming };
+  if (WAREHOUSE_TABLES[table].kind === 'dimension') return { written: await upsertDimension(tx, table, incoming) };
   await assertFactReferencesExist(tx, table, batchId, incoming);
-  return { written: await appendNewVersions(tx, table, incoming), rowsIn: incoming };
+  return { written: await appendNewVersions(tx, table, incoming) };
 }
