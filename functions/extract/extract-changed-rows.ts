@@ -1,6 +1,7 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { gzipSync } from 'node:zlib';
 import type { Sql, TransactionSql } from 'postgres';
+import { setLocal } from '../shared/database';
 import { PipelineStateError } from '../shared/errors';
 import { LOG_EVENTS, type ExtractLogEvent, type LogEventWriter } from '../shared/log-events';
 import type { ExtractOutput } from '../shared/step-contract';
@@ -53,8 +54,7 @@ export async function extractChangedRows(deps: ExtractDependencies): Promise<Ext
     }
     // The bounds the scans read, and no JIT: it compiles each scan's expressions again, every
     // statement (5–30 ms each), to save less than that on the few rows most scans return.
-    const settings = { ...extractionBounds(snapshot, previous?.state), jit: 'off' };
-    await tx`SELECT set_config(key, value, true) FROM jsonb_each_text(${tx.json(settings)})`;
+    await setLocal(tx, { ...extractionBounds(snapshot, previous?.state), jit: 'off' });
     if (previous && !previousKeySets) log(LOG_EVENTS.extract.noPreviousKeySets, { batchId });
 
     const mode = scanMode(snapshot, previous?.state);

@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Sql, TransactionSql } from 'postgres';
 import { batchIdOf, findManifest, manifestKey, nextBatchId, previousBatchIdOf, readLatestManifest, sequenceOf } from '../shared/batch-manifests';
+import { setLocal } from '../shared/database';
 import { withDuckDb, type DuckDbSettings } from '../shared/duckdb-session';
 import { PipelineStateError } from '../shared/errors';
 import { LOG_EVENTS, type LoadLogEvent, type LogEventWriter } from '../shared/log-events';
@@ -43,10 +44,6 @@ const NEWEST_CHANGE = 'max(last_updated_date + last_updated_time)';
  * them once. One loader runs at a time (LOAD_LOCK); SET LOCAL ends with the transaction.
  */
 export const LOAD_SETTINGS = { work_mem: '64MB', maintenance_work_mem: '256MB', jit: 'off' } as const;
-
-async function useLoadSettings(tx: TransactionSql): Promise<void> {
-  await tx`SELECT set_config(key, value, true) FROM jsonb_each_text(${tx.json(LOAD_SETTINGS)})`;
-}
 
 /** Any fixed number: every loader takes the same lock, so batches are applied one at a time. */
 const LOAD_LOCK = 7_411_002;
@@ -107,7 +104,7 @@ export async function loadBatch(deps: LoadDependencies, batchId: string): Promis
         throw new PipelineStateError(`Batch ${batchId} cannot be loaded before batch ${previous}: load the batches in order`);
       }
 
-      await useLoadSettings(tx);
+      await setLocal(tx, LOAD_SETTINGS);
       const written: Partial<Record<LoadedTableName, number>> = {};
       /** The newest last_updated of each fact table's versions in the batch, read from its Parquet object. */
       const newestChanges: (string | null)[] = [];
@@ -136,7 +133,7 @@ export async function loadBatch(deps: LoadDependencies, batchId: string): Promis
         const held = await recordQuarantine(tx, await readHeldRows(deps.s3, deps.processedBucket, manifest.quarantine.key));
         log(LOG_EVENTS.load.quarantineRecorded, { batchId, held, added: manifest.quarantine.added, released: manifest.quarantine.released, closed: manifest.quarantine.closed });
       }
-      const newestChange = newestChanges.reduce<string | null>((newest, change) => (change !== null && (newest === null || change > newest) ? change : newest), null);
+      const newestChange = newestChanges.filter((change): change is string => change !== null).sort().at(-1) ?? null;
       await recordLake(tx, manifest, deps.processedBucket);
       await tx`INSERT INTO pipeline.load_ledger (batch_id, processed_manifest_key, rows, newest_change, lake_id)
                VALUES (${batchId}, ${manifestKey(batchId)}, ${tx.json(written as Record<string, number>)}, ${newestChange}, ${manifest.lake?.lakeId ?? null})`;

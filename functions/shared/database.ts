@@ -449,6 +449,14 @@ export async function copyOut(sql: Pick<Sql, 'unsafe'>, query: string): Promise<
 }
 
 /**
+ * Sets run-time settings for the rest of the transaction (`SET LOCAL`, as `set_config(…, true)`),
+ * all in one statement; names and values are parameters.
+ */
+export async function setLocal(tx: Pick<Sql, 'unsafe' | 'json'>, settings: Readonly<Record<string, string>>): Promise<void> {
+  await tx.unsafe(`SELECT set_config(key, value, true) FROM jsonb_each_text($1)`, [tx.json(settings as Record<string, string>)]);
+}
+
+/**
  * Streams `source` into `COPY … FROM STDIN`. Works around postgres.js issue #1173: an error the
  * server reports only after the client's CopyDone (a constraint violation found at the end) never
  * reaches the stream, so the copy would hang; the client does reject the query object, so that

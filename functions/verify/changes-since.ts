@@ -1,6 +1,7 @@
 import type { TransactionSql } from 'postgres';
 import { nextKeySet, type KeySets } from '../extract/key-sets';
 import { changedKeysSql, extractionBounds, parseSnapshot, scanMode, type ExtractionState } from '../extract/row-versions';
+import { setLocal } from '../shared/database';
 import { PipelineStateError } from '../shared/errors';
 import { TOTESYS_TABLES, TOTESYS_TABLE_NAMES, type TotesysTableName } from '../shared/totesys-tables';
 
@@ -32,9 +33,7 @@ export async function readChangesSince(tx: TransactionSql, batchId: string, stat
         'the database was restored or replaced since the batch, so it cannot be compared with the warehouse',
     );
   }
-  for (const [name, value] of Object.entries(extractionBounds(current, state))) {
-    await tx`SELECT set_config(${name}, ${value}, true)`;
-  }
+  await setLocal(tx, extractionBounds(current, state));
   // scanMode gives 'all' only without a previous state; here there always is one.
   const mode = scanMode(current, state) === 'changed-prefiltered' ? 'changed-prefiltered' : 'changed';
   const changed = new Map<TotesysTableName, number[]>();

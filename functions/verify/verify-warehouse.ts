@@ -3,6 +3,7 @@ import type { Sql, TransactionSql } from 'postgres';
 import { readKeySets, type KeySets } from '../extract/key-sets';
 import { describeSource, isSameSource, readLakeIdentity, readSourceIdentity, type LakeIdentity, type SourceIdentity } from '../extract/lake-identity';
 import { findManifest } from '../shared/batch-manifests';
+import { setLocal } from '../shared/database';
 import { PipelineStateError } from '../shared/errors';
 import { LOG_EVENTS, type LogEventWriter, type VerifyLogEvent } from '../shared/log-events';
 import type { IngestionManifest } from '../shared/ingestion-manifest';
@@ -287,7 +288,7 @@ async function verifyCalendar(warehouse: TransactionSql): Promise<TableVerificat
 
 /** Dates print as YYYY-MM-DD on both sides, whatever the servers' defaults. */
 async function useIsoDates(tx: TransactionSql): Promise<void> {
-  await tx`SELECT set_config('DateStyle', 'ISO, YMD', true)`;
+  await setLocal(tx, { DateStyle: 'ISO, YMD' });
 }
 
 /**
@@ -300,7 +301,7 @@ async function useIsoDates(tx: TransactionSql): Promise<void> {
  * cheap over a whole table.
  */
 async function preferHashPlans(tx: TransactionSql): Promise<void> {
-  await tx`SELECT set_config('enable_nestloop', 'off', true), set_config('enable_sort', 'off', true)`;
+  await setLocal(tx, { enable_nestloop: 'off', enable_sort: 'off' });
 }
 
 /** Runs the steps one after another (one connection runs one query at a time). */
